@@ -1,0 +1,129 @@
+"""The Platform protocol and the Deployment it returns: what every platform (local, kubernetes) provides.
+
+A Deployment is plain data, saved as JSON, so `status`, `destroy`, Chaos Toolkit actions and
+`cleanup` can act on a topology that another process deployed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Protocol, Sequence
+
+from harness.scenario import Topology
+
+
+def state_root() -> Path:
+    """Where deployments keep configs, data dirs and their state file (override: REDIS_HARNESS_STATE)."""
+    return Path(os.environ.get("REDIS_HARNESS_STATE", "/tmp/redis-harness"))
+
+
+@dataclass
+class Pod:
+    name: str
+    kind: str  # "redis" | "sentinel"
+    host: str  # address the harness reaches it on
+    port: int
+    shard: int | None = None
+    initial_role: str = ""
+    server: str = "system"
+    version: str = ""
+    netns: str | None = None  # local platform: the pod's network namespace
+    pid: int | None = None  # local platform: the server process
+    data_dir: str = ""
+    conf: str = ""
+    log: str = ""
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass
+class Deployment:
+    id: str
+    platform: str
+    topology: dict
+    pods: list[Pod]
+    client_address: str  # the harness's own address on the pods' network
+    network: str  # "netns" | "loopback" | "kubernetes"
+    state_dir: str
+    owner_pid: int | None = None  # a run owns its deployment; None = interactive (`deploy`)
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def topo(self) -> Topology:
+        return Topology.model_validate(self.topology)
+
+    @property
+    def password(self) -> str | None:
+        return self.topology.get("password")
+
+    def redis_pods(self) -> list[Pod]:
+        return [p for p in self.pods if p.kind == "redis"]
+
+    def sentinel_pods(self) -> list[Pod]:
+        return [p for p in self.pods if p.kind == "sentinel"]
+
+    def pod(self, name: str) -> Pod:
+        for p in self.pods:
+            if p.name == name:
+                return p
+        raise KeyError(f"no pod {name!r} in deployment {self.id}; pods: {[p.name for p in self.pods]}")
+
+    def pod_by_address(self, host: str, port: int) -> Pod | None:
+        return next((p for p in self.pods if p.host == host and p.port == port), None)
+
+    # ------------------------------------------------------------------ persistence
+    @property
+    def state_file(self) -> Path:
+        return Path(self.state_dir) / "deployment.json"
+
+    def save(self) -> None:
+        Path(self.state_dir).mkdir(parents=True, exist_ok=True)
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2))
+        tmp.replace(self.state_file)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Deployment":
+        data = json.loads(Path(path).read_text())
+        data["pods"] = [Pod(**p) for p in data["pods"]]
+        return cls(**data)
+
+
+class Platform(Protocol):
+    """What the nemesis, the workloads and the CLI need from a place that runs Redis pods."""
+
+    name: str
+
+    def deploy(self, topology: Topology, deployment_id: str, *, owner_pid: int | None = None) -> Deployment: ...
+
+    def teardown(self, deployment: Deployment) -> list[str]:
+        """Remove everything the deployment made; idempotent; returns what it removed."""
+        ...
+
+    def run_in_pod_network(
+        self, deployment: Deployment, pod: Pod, argv: Sequence[str], *, check: bool = True, timeout: float = 30
+    ) -> subprocess.CompletedProcess:
+        """Run a command inside the pod's network (its namespace locally, an exec/sidecar on Kubernetes)."""
+        ...
+
+    def kill_pod(self, deployment: Deployment, pod: Pod) -> None:
+        """SIGKILL the pod's server; it stays down until start_pod."""
+        ...
+
+    def start_pod(self, deployment: Deployment, pod: Pod, *, wipe_data: bool = False) -> None:
+        """Start a killed pod again with the same config and address, like a container restart."""
+        ...
+
+    def pause_pod(self, deployment: Deployment, pod: Pod) -> None: ...
+
+    def resume_pod(self, deployment: Deployment, pod: Pod) -> None: ...
+
+    def capabilities(self) -> dict[str, str | None]:
+        """Fault capability -> None when available, else the reason it is not (shown to the user)."""
+        ...

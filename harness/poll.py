@@ -1,0 +1,40 @@
+"""Poll a condition instead of sleeping: the one way the harness waits for anything."""
+
+from __future__ import annotations
+
+import time
+from typing import Callable, TypeVar
+
+T = TypeVar("T")
+
+
+class PollTimeout(TimeoutError):
+    pass
+
+
+def wait_until(
+    condition: Callable[[], T],
+    *,
+    timeout: float,
+    interval: float = 0.05,
+    what: str = "condition",
+    describe_failure: Callable[[], str] | None = None,
+) -> T:
+    """Call `condition` until it returns a truthy value (returned) or `timeout` passes.
+
+    Exceptions raised by `condition` count as "not yet"; the last one is quoted on timeout.
+    """
+    deadline = time.monotonic() + timeout
+    last_error: BaseException | None = None
+    while True:
+        try:
+            value = condition()
+            if value:
+                return value
+        except Exception as exc:  # noqa: BLE001 - the condition's failures are the thing we wait out
+            last_error = exc
+        if time.monotonic() >= deadline:
+            detail = f"; last error: {last_error!r}" if last_error else ""
+            extra = f"\n{describe_failure()}" if describe_failure else ""
+            raise PollTimeout(f"timed out after {timeout:g}s waiting for {what}{detail}{extra}")
+        time.sleep(interval)

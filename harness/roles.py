@@ -1,0 +1,135 @@
+"""Who is primary right now: asked of Redis, Sentinel and CLUSTER NODES, never read from labels.
+
+Faults resolve their targets through here at the moment they fire, so "the primary" is
+whoever is primary then.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.platforms.base import Deployment, Pod
+from harness.redisconn import pod_client
+from harness.topology import MASTER_NAME
+
+
+@dataclass(frozen=True)
+class PodRole:
+    pod: str
+    role: str  # "primary" | "replica" | "sentinel" | "down"
+    shard: int | None = None
+    primary: str | None = None  # a replica's primary (pod name), when known
+    link_up: bool | None = None
+    offset: int | None = None
+
+
+def redis_role(deployment: Deployment, pod: Pod, timeout: float = 0.5) -> PodRole:
+    """INFO replication of one Redis pod; `down` when it does not answer."""
+    try:
+        info = pod_client(deployment, pod, timeout=timeout).info("replication")
+    except Exception:  # noqa: BLE001 - any failure to answer means the pod is not serving
+        return PodRole(pod.name, "down", pod.shard)
+    if info.get("role") == "master":
+        return PodRole(pod.name, "primary", pod.shard, offset=info.get("master_repl_offset"))
+    primary = deployment.pod_by_address(str(info.get("master_host")), int(info.get("master_port", 0)))
+    return PodRole(
+        pod.name,
+        "replica",
+        pod.shard,
+        primary=primary.name if primary else None,
+        link_up=info.get("master_link_status") == "up",
+        offset=info.get("slave_repl_offset"),
+    )
+
+
+def cluster_shards(deployment: Deployment, timeout: float = 0.5) -> dict[str, tuple[int | None, str]]:
+    """pod -> (shard, role) from the first node that answers CLUSTER NODES.
+
+    A shard is numbered by the lowest slot its primary serves, so shard numbers stay stable
+    across failovers (the replica that takes over serves the same slots).
+    """
+    for pod in deployment.redis_pods():
+        try:
+            nodes = pod_client(deployment, pod, timeout=timeout).execute_command("CLUSTER", "NODES")
+        except Exception:  # noqa: BLE001
+            continue
+        return parse_cluster_nodes(deployment, nodes)
+    return {}
+
+
+def parse_cluster_nodes(deployment: Deployment, text: str) -> dict[str, tuple[int | None, str]]:
+    by_id: dict[str, dict] = {}
+    for line in text.strip().splitlines():
+        parts = line.split()
+        node_id, addr, flags, master_id = parts[0], parts[1], parts[2].split(","), parts[3]
+        host, port = addr.split("@")[0].rsplit(":", 1)
+        slots = [int(s.split("-")[0]) for s in parts[8:] if s[0].isdigit()]
+        by_id[node_id] = {"host": host, "port": int(port or 0), "flags": flags, "master": master_id, "slots": slots}
+    primaries = sorted(
+        (n for n in by_id.values() if "master" in n["flags"] and n["slots"] and "fail" not in n["flags"]),
+        key=lambda n: min(n["slots"]),
+    )
+    first_slot_shard = {min(n["slots"]): i for i, n in enumerate(primaries)}
+    slot_ranges = sorted(first_slot_shard)
+
+    def shard_of(node: dict) -> int | None:
+        if node["slots"]:
+            return first_slot_shard.get(min(node["slots"]), _shard_for_slot(slot_ranges, min(node["slots"])))
+        master = by_id.get(node["master"])
+        return shard_of(master) if master and master is not node else None
+
+    out: dict[str, tuple[int | None, str]] = {}
+    for node in by_id.values():
+        pod = deployment.pod_by_address(node["host"], node["port"])
+        if pod is None:
+            continue
+        failed = "fail" in node["flags"] or "fail?" in node["flags"]
+        role = "down" if failed else ("primary" if "master" in node["flags"] else "replica")
+        out[pod.name] = (shard_of(node), role)
+    return out
+
+
+def _shard_for_slot(starts: list[int], slot: int) -> int | None:
+    index = None
+    for i, start in enumerate(starts):
+        if slot >= start:
+            index = i
+    return index
+
+
+def sentinel_primary(deployment: Deployment, timeout: float = 0.5) -> Pod | None:
+    """The primary as the first answering sentinel names it."""
+    for sentinel in deployment.sentinel_pods():
+        try:
+            addr = pod_client(deployment, sentinel, timeout=timeout).execute_command(
+                "SENTINEL", "get-master-addr-by-name", MASTER_NAME
+            )
+        except Exception:  # noqa: BLE001
+            continue
+        if addr:
+            return deployment.pod_by_address(addr[0], int(addr[1]))
+    return None
+
+
+def current_roles(deployment: Deployment) -> list[PodRole]:
+    """Every pod's role as the servers see it now."""
+    roles = [redis_role(deployment, pod) for pod in deployment.redis_pods()]
+    if deployment.topology["kind"] == "cluster":
+        shards = cluster_shards(deployment)
+        roles = [PodRole(r.pod, r.role, shards.get(r.pod, (r.shard, r.role))[0], r.primary, r.link_up, r.offset)
+                 for r in roles]
+    roles += [PodRole(p.name, "sentinel") for p in deployment.sentinel_pods()]
+    return roles
+
+
+def primaries(deployment: Deployment) -> dict[int | None, Pod]:
+    """shard -> current primary pod (shard None outside clusters). Sentinel's view wins where it exists."""
+    if deployment.topology["kind"] == "sentinel":
+        pod = sentinel_primary(deployment)
+        if pod is not None:
+            return {None: pod}
+    result: dict[int | None, Pod] = {}
+    for role in current_roles(deployment):
+        if role.role == "primary":
+            result.setdefault(role.shard, deployment.pod(role.pod))
+    return result

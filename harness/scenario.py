@@ -1,0 +1,346 @@
+"""Scenario files: YAML in, a validated `Scenario` out, or a ScenarioError naming file, field and problem.
+
+Everything a run does is decided here, before anything is deployed: a bad file must never
+cost a deployment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from harness.errors import ScenarioError
+
+
+class Model(BaseModel):
+    """Unknown keys are errors: a typo in a scenario must not silently fall back to a default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+# --------------------------------------------------------------------------- topology
+
+
+class Persistence(Model):
+    mode: Literal["none", "rdb", "aof"] = "none"
+    appendfsync: Literal["always", "everysec", "no"] = "everysec"
+    save: str = "60 1"
+
+
+class Topology(Model):
+    kind: Literal["standalone", "sentinel", "cluster"]
+    server: str = Field("system", description="system | redis-6.2 | valkey-9.1 | /path/to/redis-server")
+    pod_servers: dict[str, str] = Field(default_factory=dict, description="per-pod override of `server`")
+    replicas: int = Field(0, ge=0, le=16, description="sentinel: replicas of the primary; cluster: per shard")
+    sentinels: int = Field(3, ge=1, le=9)
+    quorum: int = Field(2, ge=1)
+    shards: int = Field(3, ge=1, le=32)
+    persistence: Persistence = Field(default_factory=Persistence)
+    min_replicas_to_write: int = Field(0, ge=0)
+    min_replicas_max_lag_s: int = Field(10, ge=1)
+    maxmemory: str | None = None
+    maxmemory_policy: str = "noeviction"
+    password: str | None = None
+    down_after_ms: int = Field(1000, ge=100)
+    failover_timeout_ms: int = Field(5000, ge=500)
+    cluster_node_timeout_ms: int = Field(2000, ge=100)
+    persistent_volumes: bool = Field(False, description="pod-delete keeps data only with persistent volumes")
+    extra_config: dict[str, str] = Field(default_factory=dict, description="more redis.conf directives")
+
+    @model_validator(mode="after")
+    def _shape(self) -> "Topology":
+        if self.kind == "sentinel":
+            if self.replicas < 1:
+                raise ValueError("a sentinel topology needs replicas >= 1 (a replica to promote)")
+            if self.quorum > self.sentinels:
+                raise ValueError(f"quorum {self.quorum} is larger than the sentinel count {self.sentinels}")
+        if self.kind == "cluster" and self.shards < 3:
+            raise ValueError(f"a Redis Cluster needs at least 3 shards (primaries), got shards={self.shards}")
+        if self.kind == "standalone" and self.replicas:
+            raise ValueError("a standalone topology has no replicas; use kind: sentinel")
+        if self.min_replicas_to_write > self.replicas:
+            raise ValueError(
+                f"min_replicas_to_write {self.min_replicas_to_write} exceeds replicas {self.replicas}: "
+                "the primary would refuse every write"
+            )
+        unknown = set(self.pod_servers) - set(self.pod_names())
+        if unknown:
+            raise ValueError(f"pod_servers names pods this topology lacks: {sorted(unknown)}; pods: {self.pod_names()}")
+        return self
+
+    # Pod naming is part of the model so that scenarios can address pods before deployment.
+    def redis_pod_names(self) -> list[str]:
+        if self.kind == "standalone":
+            return ["redis-0"]
+        if self.kind == "sentinel":
+            return [f"redis-{i}" for i in range(1 + self.replicas)]
+        return [f"redis-{i}" for i in range(self.shards * (1 + self.replicas))]
+
+    def sentinel_pod_names(self) -> list[str]:
+        return [f"sentinel-{i}" for i in range(self.sentinels)] if self.kind == "sentinel" else []
+
+    def pod_names(self) -> list[str]:
+        return self.redis_pod_names() + self.sentinel_pod_names()
+
+    def shard_of(self, pod: str) -> int | None:
+        """Initial shard of a cluster pod: pods are laid out shard by shard, primary first."""
+        if self.kind != "cluster" or not pod.startswith("redis-"):
+            return None
+        return int(pod.split("-")[1]) // (1 + self.replicas)
+
+    def server_for(self, pod: str) -> str:
+        return self.pod_servers.get(pod, self.server)
+
+
+# --------------------------------------------------------------------------- workload
+
+
+class Probe(Model):
+    enabled: bool = True
+    clients: int = Field(3, ge=1, le=64)
+    rate_per_client: float = Field(100.0, ge=0, description="writes/s per client; 0 = as fast as possible")
+    timeout_ms: int = Field(500, ge=10)
+    wait_replicas: int = Field(0, ge=0, description="WAIT numreplicas after each write (0 = off)")
+    wait_timeout_ms: int = Field(100, ge=0)
+    reads: bool = Field(True, description="read back each client's previous key between writes")
+
+
+class LocustLoad(Model):
+    enabled: bool = False
+    users: int = Field(10, ge=1, le=10000)
+    spawn_rate: float = Field(10.0, gt=0)
+    processes: int = Field(1, ge=1, le=64)
+    mix: dict[Literal["get", "set", "incr", "hset", "hget", "lpush", "lrange", "pipeline"], float] = Field(
+        default_factory=lambda: {"get": 8.0, "set": 2.0}
+    )
+    keyspace: int = Field(10000, ge=1)
+    key_distribution: Literal["uniform", "zipfian"] = "uniform"
+    zipf_skew: float = Field(0.99, gt=0)
+    value_size: int | tuple[int, int] = 64
+    pipeline: int = Field(10, ge=1, description="commands per pipeline for the `pipeline` entry of mix")
+    rate_per_user: float | None = Field(None, gt=0, description="ops/s per user (constant_throughput pacing)")
+    timeout_ms: int = Field(1000, ge=10)
+
+    @field_validator("mix")
+    @classmethod
+    def _positive_mix(cls, mix: dict[str, float]) -> dict[str, float]:
+        if not mix or any(w < 0 for w in mix.values()) or sum(mix.values()) <= 0:
+            raise ValueError("mix needs at least one command with a positive weight, and no negative weights")
+        return mix
+
+    @field_validator("value_size")
+    @classmethod
+    def _value_size(cls, v: int | tuple[int, int]) -> int | tuple[int, int]:
+        lo, hi = (v, v) if isinstance(v, int) else v
+        if lo < 1 or hi < lo:
+            raise ValueError(f"value_size must be >= 1, or [min, max] with 1 <= min <= max; got {v}")
+        return v
+
+
+class RedisBenchmarkLoad(Model):
+    enabled: bool = False
+    tests: list[str] = Field(default_factory=lambda: ["set", "get"])
+    clients: int = Field(50, ge=1, le=10000)
+    requests: int | None = Field(100000, ge=1, description="-n; the run also stops at the scenario's end")
+    pipeline: int = Field(1, ge=1)
+    data_size: int = Field(3, ge=1)
+    keyspace: int | None = Field(None, ge=1, description="-r")
+    threads: int | None = Field(None, ge=1)
+    loop: bool = Field(False, description="-l: repeat until the scenario ends")
+    start_s: float = Field(0.0, ge=0)
+
+
+class Workload(Model):
+    probe: Probe = Field(default_factory=Probe)
+    locust: LocustLoad = Field(default_factory=LocustLoad)
+    redis_benchmark: RedisBenchmarkLoad = Field(default_factory=RedisBenchmarkLoad)
+
+
+# --------------------------------------------------------------------------- faults
+
+
+class Target(Model):
+    """Resolved when the fault fires: `role: primary` means whoever is primary at that moment."""
+
+    role: Literal["primary", "replica", "sentinel", "any"] | None = None
+    shard: int | None = Field(None, ge=0)
+    pod: str | None = None
+    pick: Literal["first", "random"] = "first"
+
+    @model_validator(mode="after")
+    def _one_way(self) -> "Target":
+        if (self.role is None) == (self.pod is None):
+            raise ValueError("a target names exactly one of `role` or `pod`")
+        return self
+
+
+class FaultBase(Model):
+    target: Target
+    at_s: float = Field(..., ge=0, description="seconds after the run starts")
+    duration_s: float = Field(10.0, gt=0)
+    every_s: float | None = Field(None, gt=0, description="repeat period")
+    count: int = Field(1, ge=1, le=1000)
+
+    def firings(self) -> list[tuple[float, float]]:
+        """(start, end) of each repetition, seconds since run start."""
+        period = self.every_s or 0.0
+        return [(self.at_s + i * period, self.at_s + i * period + self.duration_s) for i in range(self.count)]
+
+
+class PodKill(FaultBase):
+    kind: Literal["pod-kill"]
+
+
+class PodDelete(FaultBase):
+    kind: Literal["pod-delete"]
+
+
+class Pause(FaultBase):
+    kind: Literal["pause"]
+    method: Literal["sigstop", "debug-sleep"] = "sigstop"
+
+
+class Partition(FaultBase):
+    kind: Literal["partition"]
+    mode: Literal["isolate", "split", "one-way"] = "isolate"
+    groups: list[list[Target]] | None = Field(None, description="split/one-way: [side A, side B]")
+    client_side: Literal["both", "target", "rest"] = Field(
+        "both", description="which side the harness's clients are on: with the target (side A) or the rest"
+    )
+    action: Literal["drop", "reject"] = "drop"
+
+    @model_validator(mode="after")
+    def _groups(self) -> "Partition":
+        if self.mode in ("split", "one-way") and (not self.groups or len(self.groups) != 2):
+            raise ValueError(f"mode {self.mode!r} needs `groups`: exactly two lists of targets")
+        return self
+
+
+class PacketLoss(FaultBase):
+    kind: Literal["packet-loss"]
+    percent: float = Field(..., ge=0, le=100)
+
+
+class Latency(FaultBase):
+    kind: Literal["latency"]
+    delay_ms: float = Field(..., gt=0, le=60000)
+    jitter_ms: float = Field(0.0, ge=0)
+
+
+class Bandwidth(FaultBase):
+    kind: Literal["bandwidth"]
+    rate_kbit: int = Field(..., ge=8)
+
+
+Fault = Annotated[
+    Union[PodKill, PodDelete, Pause, Partition, PacketLoss, Latency, Bandwidth], Field(discriminator="kind")
+]
+
+
+# --------------------------------------------------------------------------- SLOs and scenario
+
+
+class SLOs(Model):
+    max_unavailable_s: float | None = Field(None, ge=0)
+    max_lost_writes: int | None = Field(None, ge=0)
+    min_baseline_ops_per_s: float | None = Field(None, ge=0)
+    min_recovered_ops_per_s: float | None = Field(None, ge=0)
+    max_p99_ms: float | None = Field(None, gt=0)
+    max_detection_s: float | None = Field(None, ge=0)
+
+    def items(self) -> list[tuple[str, float]]:
+        return [(k, v) for k, v in self.model_dump().items() if v is not None]
+
+
+class Scenario(Model):
+    name: str = Field(..., pattern=r"^[a-z0-9][a-z0-9-]{0,40}$")
+    description: str = ""
+    platform: Literal["local", "kubernetes"] = "local"
+    duration_s: float = Field(60.0, gt=0, le=86400)
+    settle_s: float = Field(5.0, ge=0, le=600, description="wait after healing before the final read")
+    seed: int = 0
+    topology: Topology
+    workload: Workload = Field(default_factory=Workload)
+    faults: list[Fault] = Field(default_factory=list)
+    slos: SLOs = Field(default_factory=SLOs)
+
+    @model_validator(mode="after")
+    def _faults_fit_topology(self) -> "Scenario":
+        for i, fault in enumerate(self.faults):
+            targets = [fault.target] + [t for side in (getattr(fault, "groups", None) or []) for t in side]
+            for target in targets:
+                problem = _target_problem(self.topology, target)
+                if problem:
+                    raise ValueError(f"faults.{i}: {problem}")
+            last_end = fault.firings()[-1][1]
+            if last_end > self.duration_s:
+                raise ValueError(
+                    f"faults.{i}: the fault's last firing ends at {last_end:g}s, after the run ends "
+                    f"(duration_s {self.duration_s:g})"
+                )
+        return self
+
+
+def _target_problem(topology: Topology, target: Target) -> str | None:
+    if target.pod is not None and target.pod not in topology.pod_names():
+        return f"target pod {target.pod!r} is not in this topology; pods: {topology.pod_names()}"
+    if target.role == "sentinel" and topology.kind != "sentinel":
+        return f"target role 'sentinel' but topology {topology.kind!r} has no sentinels"
+    if target.role == "replica" and topology.replicas == 0:
+        return f"target role 'replica' but topology {topology.kind!r} has no replicas"
+    if target.shard is not None:
+        if topology.kind != "cluster":
+            return f"target shard {target.shard} but topology {topology.kind!r} has no shards"
+        if target.shard >= topology.shards:
+            return f"target shard {target.shard} but the cluster has shards 0..{topology.shards - 1}"
+    return None
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_scenario(path: str | Path, overrides: dict | None = None) -> Scenario:
+    """Read and validate a scenario file; raise ScenarioError naming the file, field path and problem."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ScenarioError(f"{path}: no such scenario file") from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ScenarioError(f"{path}: a scenario is a YAML mapping, got {type(raw).__name__}")
+    for dotted, value in (overrides or {}).items():
+        _set_dotted(raw, dotted, value)
+    try:
+        return Scenario.model_validate(raw)
+    except ValidationError as exc:
+        raise ScenarioError(format_validation_error(path, exc)) from None
+
+
+def _set_dotted(raw: dict, dotted: str, value: object) -> None:
+    node = raw
+    *parents, leaf = dotted.split(".")
+    for key in parents:
+        node = node.setdefault(key, {})
+    node[leaf] = value
+
+
+def format_validation_error(path: Path, exc: ValidationError) -> str:
+    lines = [f"{path}: invalid scenario ({exc.error_count()} problem{'s' if exc.error_count() > 1 else ''})"]
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"] if not _is_union_tag(p)) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field (check the spelling; see docs/scenarios.md)"
+        lines.append(f"  {loc}: {msg}")
+    return "\n".join(lines)
+
+
+def _is_union_tag(part: object) -> bool:
+    return isinstance(part, str) and part in {
+        "pod-kill", "pod-delete", "pause", "partition", "packet-loss", "latency", "bandwidth"
+    }
