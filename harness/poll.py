@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from typing import Callable, TypeVar
 
+from harness.errors import HarnessError
+
 T = TypeVar("T")
 
 
@@ -31,6 +33,8 @@ def wait_until(
             value = condition()
             if value:
                 return value
+        except HarnessError:
+            raise  # a definite failure (the process died), not a "not yet"
         except Exception as exc:  # noqa: BLE001 - the condition's failures are the thing we wait out
             last_error = exc
         if time.monotonic() >= deadline:

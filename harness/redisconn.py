@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from harness.platforms.base import Deployment, Pod
 
@@ -16,7 +18,7 @@ def connect(pod: Pod, password: str | None = None, *, timeout: float = 1.0) -> r
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
         decode_responses=True,
-        retry_on_timeout=False,
+        retry=Retry(NoBackoff(), 0),
     )
 
 

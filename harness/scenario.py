@@ -6,6 +6,7 @@ cost a deployment.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
@@ -54,21 +55,21 @@ class Topology(Model):
     def _shape(self) -> "Topology":
         if self.kind == "sentinel":
             if self.replicas < 1:
-                raise ValueError("a sentinel topology needs replicas >= 1 (a replica to promote)")
+                raise ValueError("replicas: a sentinel topology needs replicas >= 1 (a replica to promote)")
             if self.quorum > self.sentinels:
-                raise ValueError(f"quorum {self.quorum} is larger than the sentinel count {self.sentinels}")
+                raise ValueError(f"quorum: quorum {self.quorum} is larger than the sentinel count {self.sentinels}")
         if self.kind == "cluster" and self.shards < 3:
-            raise ValueError(f"a Redis Cluster needs at least 3 shards (primaries), got shards={self.shards}")
+            raise ValueError(f"shards: a Redis Cluster needs at least 3 shards (primaries), got {self.shards}")
         if self.kind == "standalone" and self.replicas:
-            raise ValueError("a standalone topology has no replicas; use kind: sentinel")
+            raise ValueError("replicas: a standalone topology has no replicas; use kind: sentinel")
         if self.min_replicas_to_write > self.replicas:
             raise ValueError(
-                f"min_replicas_to_write {self.min_replicas_to_write} exceeds replicas {self.replicas}: "
+                f"min_replicas_to_write: {self.min_replicas_to_write} exceeds replicas {self.replicas}: "
                 "the primary would refuse every write"
             )
         unknown = set(self.pod_servers) - set(self.pod_names())
         if unknown:
-            raise ValueError(f"pod_servers names pods this topology lacks: {sorted(unknown)}; pods: {self.pod_names()}")
+            raise ValueError(f"pod_servers: names pods this topology lacks: {sorted(unknown)}; pods: {self.pod_names()}")
         return self
 
     # Pod naming is part of the model so that scenarios can address pods before deployment.
@@ -215,7 +216,7 @@ class Partition(FaultBase):
     @model_validator(mode="after")
     def _groups(self) -> "Partition":
         if self.mode in ("split", "one-way") and (not self.groups or len(self.groups) != 2):
-            raise ValueError(f"mode {self.mode!r} needs `groups`: exactly two lists of targets")
+            raise ValueError(f"groups: mode {self.mode!r} needs `groups`: exactly two lists of targets")
         return self
 
 
@@ -274,11 +275,11 @@ class Scenario(Model):
             for target in targets:
                 problem = _target_problem(self.topology, target)
                 if problem:
-                    raise ValueError(f"faults.{i}: {problem}")
+                    raise ValueError(f"faults.{i}.target: {problem}")
             last_end = fault.firings()[-1][1]
             if last_end > self.duration_s:
                 raise ValueError(
-                    f"faults.{i}: the fault's last firing ends at {last_end:g}s, after the run ends "
+                    f"faults.{i}.at_s: the fault's last firing ends at {last_end:g}s, after the run ends "
                     f"(duration_s {self.duration_s:g})"
                 )
         return self
@@ -334,6 +335,10 @@ def format_validation_error(path: Path, exc: ValidationError) -> str:
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"] if not _is_union_tag(p)) or "(top level)"
         msg = err["msg"].removeprefix("Value error, ")
+        located = re.match(r"^([a-z_]+(?:\.[a-z0-9_]+)*): (.*)$", msg, re.S)
+        if err["type"] == "value_error" and located:  # a cross-field check names its own field
+            loc = ".".join(p for p in (loc if err["loc"] else "", located.group(1)) if p)
+            msg = located.group(2)
         if err["type"] == "extra_forbidden":
             msg = "unknown field (check the spelling; see docs/scenarios.md)"
         lines.append(f"  {loc}: {msg}")

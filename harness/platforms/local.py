@@ -88,6 +88,7 @@ class LocalPlatform:
             extra={"prefix": names.prefix},
         )
         state_dir.mkdir(parents=True)
+        deployment.save()  # before any object exists, so `cleanup` can tell this deployment's owner is alive
         try:
             progress(f"creating {len(specs)} pods ({self.network} network)")
             self._make_network(deployment, names, specs)
@@ -156,7 +157,11 @@ class LocalPlatform:
 
     # ------------------------------------------------------------------ readiness
     def _describe(self, pod: Pod) -> str:
-        return f"last lines of {pod.name}'s log ({pod.log}):\n{tail(pod.log)}"
+        text = f"last lines of {pod.name}'s log ({pod.log}):\n{tail(pod.log)}"
+        stdout = Path(pod.log).with_suffix(".stdout")
+        if stdout.exists() and stdout.stat().st_size:
+            text += f"\nits output before the log opened:\n{tail(stdout)}"
+        return text
 
     def wait_pod_answers(self, deployment: Deployment, pod: Pod, timeout: float = READY_TIMEOUT_S) -> None:
         def answers() -> bool:

@@ -1,0 +1,109 @@
+"""The local platform on real servers: each topology deploys, serves through the right endpoint, and leaves nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import pytest
+import redis
+from redis.cluster import ClusterNode, RedisCluster
+from redis.sentinel import Sentinel
+
+from harness.platforms import netns
+from harness.platforms.local import LocalPlatform, process_alive
+from harness.roles import current_roles, primaries
+from harness.topology import MASTER_NAME
+from tests.conftest import assert_gone, needs_redis, needs_root, unique_id
+
+pytestmark = needs_redis
+
+
+def roundtrip(client, n: int = 50) -> None:
+    for i in range(n):
+        client.set(f"k{i}", i)
+    assert [int(client.get(f"k{i}")) for i in range(n)] == list(range(n))
+
+
+@needs_root
+def test_standalone(deploy):
+    d = deploy({"kind": "standalone"}, "standalone")
+    (pod,) = d.pods
+    assert pod.netns and pod.host.startswith("10.213.")
+    roundtrip(redis.Redis(host=pod.host, port=pod.port))
+    assert [r.role for r in current_roles(d)] == ["primary"]
+
+
+@needs_root
+def test_sentinel_2_replicas_3_sentinels(deploy):
+    d = deploy({"kind": "sentinel", "replicas": 2, "sentinels": 3, "quorum": 2}, "sentinel")
+    sentinel = Sentinel([(s.host, s.port) for s in d.sentinel_pods()], socket_timeout=2)
+    master = sentinel.master_for(MASTER_NAME, socket_timeout=2)
+    roundtrip(master)
+    assert sentinel.discover_master(MASTER_NAME) == (d.pod("redis-0").host, 6379)
+    replicas = [r for r in current_roles(d) if r.role == "replica"]
+    assert sorted(r.pod for r in replicas) == ["redis-1", "redis-2"] and all(r.link_up for r in replicas)
+    # A replica has the data too: replication works through the bridge.
+    assert master.execute_command("WAIT", 2, 5000) == 2
+    for name in ("redis-1", "redis-2"):
+        assert redis.Redis(host=d.pod(name).host, port=6379).get("k49") == b"49"
+
+
+@needs_root
+def test_cluster_3x1_through_cluster_client(deploy):
+    d = deploy({"kind": "cluster", "shards": 3, "replicas": 1, "cluster_node_timeout_ms": 2000}, "cluster")
+    client = RedisCluster(startup_nodes=[ClusterNode(p.host, p.port) for p in d.redis_pods()], socket_timeout=2)
+    roundtrip(client, 200)
+    # keys land on all three shards, and each shard's primary is the pod the layout promised
+    assert {s: p.name for s, p in primaries(d).items()} == {0: "redis-0", 1: "redis-2", 2: "redis-4"}
+    sizes = [redis.Redis(host=d.pod(n).host, port=6379).dbsize() for n in ("redis-0", "redis-2", "redis-4")]
+    assert all(size > 0 for size in sizes) and sum(sizes) == 200
+
+
+def test_loopback_mode_without_namespaces():
+    """The non-root fallback: distinct 127.x addresses, no namespaces, network faults refused."""
+    platform = LocalPlatform(network="loopback")
+    d = platform.deploy(platform_topology(), unique_id("loopback"), owner_pid=os.getpid())
+    try:
+        assert all(p.host.startswith("127.") and p.netns is None for p in d.pods)
+        assert len({p.host for p in d.pods}) == len(d.pods)
+        roundtrip(redis.Redis(host=d.pod("redis-0").host, port=6379))
+        caps = platform.capabilities()
+        assert caps["pod-kill"] is None and "root" in caps["partition"]
+    finally:
+        platform.teardown(d)
+    assert_gone(platform, d)
+
+
+def platform_topology():
+    from harness.scenario import Topology
+
+    return Topology(kind="sentinel", replicas=1, sentinels=1, quorum=1)
+
+
+@needs_root
+def test_kill_and_restart_keeps_address_and_config(deploy, local_platform):
+    d = deploy({"kind": "standalone", "persistence": {"mode": "aof", "appendfsync": "always"}}, "restart")
+    pod = d.pod("redis-0")
+    redis.Redis(host=pod.host, port=6379).set("durable", "yes")
+    old_pid = pod.pid
+    local_platform.kill_pod(d, pod)
+    assert not process_alive(old_pid)
+    local_platform.start_pod(d, pod)
+    local_platform.wait_pod_answers(d, pod)
+    assert pod.pid != old_pid
+    assert redis.Redis(host=pod.host, port=6379).get("durable") == b"yes"
+
+
+@needs_root
+def test_failed_start_reports_log_and_cleans_up(local_platform):
+    from harness.errors import PlatformError
+    from harness.scenario import Topology
+
+    topo = Topology(kind="standalone", extra_config={"no-such-directive": "1"})
+    deployment_id = unique_id("badconf")
+    with pytest.raises(PlatformError, match="(?s)exited during start-up.*no-such-directive"):
+        local_platform.deploy(topo, deployment_id, owner_pid=os.getpid())
+    prefix = "rh" + hashlib.sha1(deployment_id.encode()).hexdigest()[:6]
+    assert not [n for n in netns.list_netns() + netns.list_links() if n.startswith(prefix)]
+    assert not (local_platform.root / prefix).exists()
