@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import redis
+
 from harness.platforms.base import Deployment, Pod
 from harness.redisconn import pod_client
 from harness.topology import MASTER_NAME
@@ -23,10 +25,10 @@ class PodRole:
     offset: int | None = None
 
 
-def redis_role(deployment: Deployment, pod: Pod, timeout: float = 0.5) -> PodRole:
-    """INFO replication of one Redis pod; `down` when it does not answer."""
+def redis_role(deployment: Deployment, pod: Pod, timeout: float = 0.5, client: redis.Redis | None = None) -> PodRole:
+    """INFO replication of one Redis pod; `down` when it does not answer. Pollers pass their own `client`."""
     try:
-        info = pod_client(deployment, pod, timeout=timeout).info("replication")
+        info = (client if client is not None else pod_client(deployment, pod, timeout=timeout)).info("replication")
     except Exception:  # noqa: BLE001 - any failure to answer means the pod is not serving
         return PodRole(pod.name, "down", pod.shard)
     if info.get("role") == "master":
@@ -65,16 +67,14 @@ def parse_cluster_nodes(deployment: Deployment, text: str) -> dict[str, tuple[in
         host, port = addr.split("@")[0].rsplit(":", 1)
         slots = [int(s.split("-")[0]) for s in parts[8:] if s[0].isdigit()]
         by_id[node_id] = {"host": host, "port": int(port or 0), "flags": flags, "master": master_id, "slots": slots}
-    primaries = sorted(
-        (n for n in by_id.values() if "master" in n["flags"] and n["slots"] and "fail" not in n["flags"]),
-        key=lambda n: min(n["slots"]),
-    )
-    first_slot_shard = {min(n["slots"]): i for i, n in enumerate(primaries)}
-    slot_ranges = sorted(first_slot_shard)
+    # Number shards by their first slot over every node that claims slots (failed ones too), so that
+    # numbers do not shift while a primary is down; with even slot spreading that is the pod layout.
+    slot_starts = sorted({min(n["slots"]) for n in by_id.values() if "master" in n["flags"] and n["slots"]})
+    first_slot_shard = {start: i for i, start in enumerate(slot_starts)}
 
     def shard_of(node: dict) -> int | None:
         if node["slots"]:
-            return first_slot_shard.get(min(node["slots"]), _shard_for_slot(slot_ranges, min(node["slots"])))
+            return first_slot_shard.get(min(node["slots"]))
         master = by_id.get(node["master"])
         return shard_of(master) if master and master is not node else None
 
@@ -87,14 +87,6 @@ def parse_cluster_nodes(deployment: Deployment, text: str) -> dict[str, tuple[in
         role = "down" if failed else ("primary" if "master" in node["flags"] else "replica")
         out[pod.name] = (shard_of(node), role)
     return out
-
-
-def _shard_for_slot(starts: list[int], slot: int) -> int | None:
-    index = None
-    for i, start in enumerate(starts):
-        if slot >= start:
-            index = i
-    return index
 
 
 def sentinel_primary(deployment: Deployment, timeout: float = 0.5) -> Pod | None:

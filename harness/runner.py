@@ -155,10 +155,12 @@ class _Session:
         from harness.workload.probe import Probe
 
         scenario, deployment = self.scenario, self.deployment
-        self.watcher = Watcher(deployment, self.events)
+        bound = scenario.duration_s + scenario.settle_s + 120  # every thread stops by itself, even if never told
+        self.watcher = Watcher(deployment, self.events, max_duration_s=bound)
         self.watcher.start()
         if scenario.workload.probe.enabled:
-            self.probe = Probe(deployment, scenario.workload.probe, self.history, self.events, seed=scenario.seed)
+            self.probe = Probe(deployment, scenario.workload.probe, self.history, self.events, seed=scenario.seed,
+                               max_duration_s=bound)
             self.probe.start()
         for driver in self._load_drivers():
             driver.start()

@@ -75,7 +75,12 @@ class Deployment:
         raise KeyError(f"no pod {name!r} in deployment {self.id}; pods: {[p.name for p in self.pods]}")
 
     def pod_by_address(self, host: str, port: int) -> Pod | None:
-        return next((p for p in self.pods if p.host == host and p.port == port), None)
+        """The pod at host:port; also by `extra["aliases"]` ("host:port" -> pod name), for platforms
+        whose servers report addresses other than the one the harness dials (Kubernetes pod DNS names)."""
+        pod = next((p for p in self.pods if p.host == host and p.port == port), None)
+        if pod is None and f"{host}:{port}" in self.extra.get("aliases", {}):
+            pod = self.pod(self.extra["aliases"][f"{host}:{port}"])
+        return pod
 
     # ------------------------------------------------------------------ persistence
     @property
