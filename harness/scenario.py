@@ -109,6 +109,12 @@ class Probe(Model):
     reads: bool = Field(True, description="read back each client's previous key between writes")
 
 
+ZIPF_MAX_KEYSPACE = 10_000_000
+BENCHMARK_TESTS = ("ping", "ping_inline", "ping_mbulk", "set", "get", "incr", "lpush", "rpush", "lpop", "rpop",
+                   "sadd", "hset", "spop", "zadd", "zpopmin", "lrange", "lrange_100", "lrange_300", "lrange_500",
+                   "lrange_600", "mset")
+
+
 class LocustLoad(Model):
     enabled: bool = False
     users: int = Field(10, ge=1, le=10000)
@@ -124,6 +130,7 @@ class LocustLoad(Model):
     pipeline: int = Field(10, ge=1, description="commands per pipeline for the `pipeline` entry of mix")
     rate_per_user: float | None = Field(None, gt=0, description="ops/s per user (constant_throughput pacing)")
     timeout_ms: int = Field(1000, ge=10)
+    error_backoff_ms: int = Field(50, ge=0, le=10000, description="a user's pause after a failed request")
 
     @field_validator("mix")
     @classmethod
@@ -140,18 +147,34 @@ class LocustLoad(Model):
             raise ValueError(f"value_size must be >= 1, or [min, max] with 1 <= min <= max; got {v}")
         return v
 
+    @model_validator(mode="after")
+    def _zipf_table(self) -> "LocustLoad":
+        if self.key_distribution == "zipfian" and self.keyspace > ZIPF_MAX_KEYSPACE:
+            raise ValueError(f"keyspace: zipfian draws keep a table of every key's probability; "
+                             f"use keyspace <= {ZIPF_MAX_KEYSPACE}, got {self.keyspace}")
+        return self
+
+
 
 class RedisBenchmarkLoad(Model):
     enabled: bool = False
     tests: list[str] = Field(default_factory=lambda: ["set", "get"])
     clients: int = Field(50, ge=1, le=10000)
-    requests: int | None = Field(100000, ge=1, description="-n; the run also stops at the scenario's end")
+    requests: int | None = Field(100000, ge=1, description="-n; null: loop until the scenario ends")
     pipeline: int = Field(1, ge=1)
     data_size: int = Field(3, ge=1)
     keyspace: int | None = Field(None, ge=1, description="-r")
     threads: int | None = Field(None, ge=1)
     loop: bool = Field(False, description="-l: repeat until the scenario ends")
     start_s: float = Field(0.0, ge=0)
+
+    @field_validator("tests")
+    @classmethod
+    def _known_tests(cls, tests: list[str]) -> list[str]:
+        unknown = [t for t in tests if t.lower() not in BENCHMARK_TESTS]
+        if not tests or unknown:  # redis-benchmark silently runs nothing for a name it does not know
+            raise ValueError(f"unknown redis-benchmark test(s) {unknown}; known: {', '.join(BENCHMARK_TESTS)}")
+        return [t.lower() for t in tests]
 
 
 class Workload(Model):
@@ -169,7 +192,9 @@ class Target(Model):
     role: Literal["primary", "replica", "sentinel", "any"] | None = None
     shard: int | None = Field(None, ge=0)
     pod: str | None = None
-    pick: Literal["first", "random"] = "first"
+    pick: Literal["first", "random", "all"] = Field(
+        "first", description="among the pods that match now: the first by name, one drawn from the seed, or all"
+    )
 
     @model_validator(mode="after")
     def _one_way(self) -> "Target":
@@ -206,8 +231,9 @@ class Pause(FaultBase):
 
 class Partition(FaultBase):
     kind: Literal["partition"]
+    target: Target | None = Field(None, description="isolate: the pod(s) cut off from every other pod")
     mode: Literal["isolate", "split", "one-way"] = "isolate"
-    groups: list[list[Target]] | None = Field(None, description="split/one-way: [side A, side B]")
+    groups: list[list[Target]] | None = Field(None, description="split/one-way: [side A, side B]; one-way drops A -> B")
     client_side: Literal["both", "target", "rest"] = Field(
         "both", description="which side the harness's clients are on: with the target (side A) or the rest"
     )
@@ -217,12 +243,21 @@ class Partition(FaultBase):
     def _groups(self) -> "Partition":
         if self.mode in ("split", "one-way") and (not self.groups or len(self.groups) != 2):
             raise ValueError(f"groups: mode {self.mode!r} needs `groups`: exactly two lists of targets")
+        if self.mode == "isolate" and self.target is None:
+            raise ValueError("target: mode 'isolate' needs `target`: the pod(s) to cut off")
+        if self.mode != "isolate" and self.target is not None:
+            raise ValueError(f"target: mode {self.mode!r} takes its sides from `groups`; remove `target`")
+        if self.mode == "isolate" and self.groups:
+            raise ValueError("groups: mode 'isolate' cuts `target` off from every other pod; use mode split for groups")
         return self
 
 
 class PacketLoss(FaultBase):
     kind: Literal["packet-loss"]
     percent: float = Field(..., ge=0, le=100)
+    peers: list[Target] | None = Field(
+        None, description="only packets between the target and these pods (default: all of the target's traffic)"
+    )
 
 
 class Latency(FaultBase):
@@ -234,6 +269,7 @@ class Latency(FaultBase):
 class Bandwidth(FaultBase):
     kind: Literal["bandwidth"]
     rate_kbit: int = Field(..., ge=8)
+    direction: Literal["egress", "ingress", "both"] = Field("both", description="the pod's sending, receiving or both")
 
 
 Fault = Annotated[
@@ -271,11 +307,10 @@ class Scenario(Model):
     @model_validator(mode="after")
     def _faults_fit_topology(self) -> "Scenario":
         for i, fault in enumerate(self.faults):
-            targets = [fault.target] + [t for side in (getattr(fault, "groups", None) or []) for t in side]
-            for target in targets:
+            for field_path, target in fault_targets(fault):
                 problem = _target_problem(self.topology, target)
                 if problem:
-                    raise ValueError(f"faults.{i}.target: {problem}")
+                    raise ValueError(f"faults.{i}.{field_path}: {problem}")
             last_end = fault.firings()[-1][1]
             if last_end > self.duration_s:
                 raise ValueError(
@@ -283,6 +318,15 @@ class Scenario(Model):
                     f"(duration_s {self.duration_s:g})"
                 )
         return self
+
+
+def fault_targets(fault: FaultBase) -> list[tuple[str, Target]]:
+    """Every target selector a fault holds, with its field path (for messages)."""
+    found = [("target", fault.target)] if fault.target is not None else []
+    for g, side in enumerate(getattr(fault, "groups", None) or []):
+        found += [(f"groups.{g}.{j}", t) for j, t in enumerate(side)]
+    found += [(f"peers.{j}", t) for j, t in enumerate(getattr(fault, "peers", None) or [])]
+    return found
 
 
 def _target_problem(topology: Topology, target: Target) -> str | None:

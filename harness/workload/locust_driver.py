@@ -1,0 +1,159 @@
+"""Run the bundled locustfile with Locust, headless, as a separate process; leave `series/locust.csv`.
+
+Locust monkey-patches sockets with gevent, so it never runs (or is imported) in the harness
+process. Its own CSVs (`raw/locust_stats.csv`, `raw/locust_stats_history.csv`, failures,
+exceptions), final `raw/locust.json` and log (`raw/locust.log`) are kept as Locust writes them.
+
+The per-second series is NOT derived from `_stats_history.csv`: there `Requests/s`,
+`Failures/s` and the percentiles are sliding ~10 s window figures, and with `--processes` the
+master only learns of its workers' requests every 3 s. Instead the locustfile's request
+listener writes per-process per-second files (raw/locust-seconds/, see
+harness.workload.persecond): completions bucketed by run second, acknowledged latencies in an
+HDR histogram, merged here into exact per-second ok / fail counts and p50/p90/p99/max.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+import sys
+import threading
+from pathlib import Path
+
+from harness.platforms.base import Deployment
+from harness.rundir import EventLog, RunClock, RunDir
+from harness.scenario import LocustLoad
+from harness.workload import persecond
+from harness.workload.child import ChildProcess, RunBoundChild
+
+LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+DRIVER = "locust"
+START_GRACE_S = 30.0  # imports, forking workers, spawning users: beyond -t, before the bound kills it
+
+
+def locust_env(deployment: Deployment, spec: LocustLoad, *, seed: int, clock: RunClock | None,
+               seconds_dir: Path | None) -> dict[str, str]:
+    """The environment the locustfile reads (documented at its top)."""
+    env = {"REDIS_HARNESS_WORKLOAD": spec.model_dump_json(), "REDIS_HARNESS_SEED": str(seed)}
+    if deployment.state_file.exists():
+        env["REDIS_HARNESS_DEPLOYMENT"] = str(deployment.state_file)
+    else:
+        kind = deployment.topology["kind"]
+        pods = deployment.sentinel_pods() if kind == "sentinel" else deployment.redis_pods()
+        env |= {"REDIS_HARNESS_MODE": kind, "REDIS_HARNESS_ADDRESSES": ",".join(p.address for p in pods)}
+        if deployment.password:
+            env["REDIS_HARNESS_PASSWORD"] = deployment.password
+    if clock is not None:
+        env["REDIS_HARNESS_RUN_START_MONO_NS"] = str(clock.start_mono_ns)
+    if seconds_dir is not None:
+        env["REDIS_HARNESS_SECONDS_DIR"] = str(seconds_dir)
+    return env
+
+
+def _free_loopback_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def locust_argv(spec: LocustLoad, *, run_time_s: int, csv_prefix: Path) -> list[str]:
+    argv = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
+            "-u", str(spec.users), "-r", f"{spec.spawn_rate:g}", "-t", f"{run_time_s}s",
+            "--csv", str(csv_prefix), "--csv-full-history", "--json-file", str(csv_prefix), "--only-summary",
+            "--exit-code-on-error", "0", "--stop-timeout", "0"]
+    if spec.processes > 1:  # master and workers talk over loopback only, on a port no other run uses
+        port = str(_free_loopback_port())
+        argv += ["--processes", str(spec.processes), "--master-bind-host", "127.0.0.1",
+                 "--master-bind-port", port, "--master-host", "127.0.0.1", "--master-port", port]
+    return argv
+
+
+def locust_total_requests(stats_json: Path) -> int | None:
+    """Locust's own final count of requests, from `--json-file` (written at shutdown; its `_stats.csv`
+    is a snapshot up to a second older than the end)."""
+    try:
+        return sum(entry["num_requests"] for entry in json.loads(stats_json.read_text()))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+class LocustDriver:
+    name = DRIVER
+
+    def __init__(self, deployment: Deployment, spec: LocustLoad, run_dir: RunDir, clock: RunClock,
+                 events: EventLog, *, duration_s: float, seed: int = 0):
+        self.deployment, self.spec, self.run_dir = deployment, spec, run_dir
+        self.clock, self.events, self.duration_s, self.seed = clock, events, duration_s, seed
+        self.seconds_dir = run_dir.raw_dir / "locust-seconds"
+        self.csv_prefix = run_dir.raw_dir / "locust"
+        self._run: RunBoundChild | None = None
+        self._finish_lock = threading.Lock()
+        self._rc: int | None = None
+        self.totals: dict[str, int | None] = {}
+
+    def start(self) -> None:
+        """Run Locust from now until the run's end (`duration_s` in run time)."""
+        self.seconds_dir.mkdir(parents=True, exist_ok=True)
+        remaining = max(1.0, self.duration_s - self.clock.t())
+        argv = locust_argv(self.spec, run_time_s=math.ceil(remaining), csv_prefix=self.csv_prefix)
+        inherited = {k: v for k, v in os.environ.items()  # a user's own REDIS_HARNESS_* must not redirect it
+                     if not k.startswith("REDIS_HARNESS_") or k == "REDIS_HARNESS_STATE"}
+        env = inherited | locust_env(self.deployment, self.spec, seed=self.seed, clock=self.clock,
+                                     seconds_dir=self.seconds_dir)
+        child = ChildProcess(argv, max_s=remaining + START_GRACE_S, env=env, cwd=self.run_dir.raw_dir,
+                             log=self.run_dir.raw_dir / "locust.log")
+        self._run = RunBoundChild(child, ends_in_s=remaining)
+        self._run.start()
+        self.events.emit("driver", "driver-start", driver=DRIVER,
+                         detail=f"locust -u {self.spec.users} -r {self.spec.spawn_rate:g} until t={self.duration_s:g}s "
+                                f"--processes {self.spec.processes} (pid {child.pid})")
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Wait for Locust to end (it is stopped at the run's end); past `timeout` (default: the run's
+        end plus a grace) it is stopped and that is an error. Returns its exit code; writes the series."""
+        if self._run is None:
+            raise RuntimeError("LocustDriver.wait() before start()")
+        if timeout is None:
+            timeout = max(0.0, self.duration_s - self.clock.t()) + START_GRACE_S
+        rc = self._run.wait(timeout)
+        if rc is None:
+            self.events.emit("driver", "driver-error", driver=DRIVER,
+                             detail=f"still running {timeout:g}s after wait() began; stopping it")
+            return self.stop()
+        return self._finish(rc)
+
+    def stop(self) -> int:
+        """SIGTERM to Locust's process group (it writes its final stats), SIGKILL if it lingers."""
+        if self._run is None:
+            return 0
+        rc = self._run.stop()
+        return self._finish(rc if rc is not None else -1)
+
+    def _finish(self, rc: int) -> int:
+        with self._finish_lock:
+            if self._rc is not None:
+                return self._rc
+            self._rc = rc
+            merged = persecond.merge_files(sorted(self.seconds_dir.glob(persecond.FILE_GLOB)))
+            rows = persecond.series_rows(merged, DRIVER)
+            persecond.write_series(self.run_dir.series(DRIVER), rows)
+            self.totals = {
+                "requests": sum(s.requests for s in merged.values()),
+                "requests_locust": locust_total_requests(Path(f"{self.csv_prefix}.json")),
+                "ok": sum(s.ok for s in merged.values()), "fail": sum(s.fail for s in merged.values()),
+            }
+            how = {"run-end": " (stopped at the run's end)", "harness": " (stopped by the harness)"}
+            detail = f"exit code {rc}{how.get(self._run.stop_reason, '')}; {json.dumps(self.totals)}"
+            if rc != 0 and self._run.stop_reason != "harness":
+                self.events.emit("driver", "driver-error", driver=DRIVER, detail=f"{detail}; see raw/locust.log")
+            elif not rows:
+                self.events.emit("driver", "driver-error", driver=DRIVER,
+                                 detail=f"{detail}; no request completed (see raw/locust.log)")
+            elif self.totals["requests_locust"] not in (None, self.totals["requests"]):
+                self.events.emit("driver", "driver-error", driver=DRIVER,
+                                 detail=f"{detail}; the per-second series misses requests Locust counted "
+                                        "(a Locust process was killed before writing its last second?)")
+            self.events.emit("driver", "driver-end", driver=DRIVER, detail=detail)
+            return rc
