@@ -64,7 +64,7 @@ def cmd_run(args) -> int:
 
 
 def _run_repeated(scenario: Scenario, args) -> int:
-    from harness.report.aggregate import aggregate
+    from harness.report.aggregate import aggregate_runs
     from harness.runner import run_scenario
 
     root = Path(args.out) if args.out else None
@@ -73,8 +73,11 @@ def _run_repeated(scenario: Scenario, args) -> int:
         out = root / f"run-{i + 1}" if root else None
         results.append(run_scenario(scenario, out_dir=out))
         _print_headline(results[-1].summary, results[-1].run_dir, results[-1].status)
-    agg = aggregate([r.run_dir for r in results])
-    print(json.dumps(agg, indent=2, default=str))
+    agg = aggregate_runs([r.run_dir for r in results])
+    print(agg.to_text())
+    if root:
+        (root / "aggregate.json").write_text(json.dumps(agg.to_dict(), indent=2, default=str))
+        (root / "aggregate.md").write_text(agg.to_markdown())
     return max(r.exit_code for r in results)
 
 
@@ -188,12 +191,12 @@ def cmd_report(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from harness.report.compare import compare
+    from harness.report.compare import compare, parse_thresholds
 
-    thresholds = {}
-    for item in args.threshold or []:
-        metric, _, value = item.partition("=")
-        thresholds[metric] = float(value)
+    try:
+        thresholds = parse_thresholds(args.threshold or [])
+    except ValueError as exc:
+        raise ScenarioError(f"--threshold: {exc}") from None
     result = compare(_runs(args.baseline), _runs(args.current), thresholds or None)
     print(result.to_text())
     if args.markdown:
@@ -259,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compare", help="compare runs (baseline vs current); exit 1 on regression")
     p.add_argument("baseline", help="a run directory, a summary.json, or a directory of repeated runs")
     p.add_argument("current", help="the same, for the run under test")
-    p.add_argument("--threshold", action="append", metavar="METRIC=REL", help="e.g. baseline_ops_per_s=0.1")
+    p.add_argument("--threshold", action="append", metavar="METRIC=REL", help="relative threshold per metric, e.g. throughput.baseline=10%% or latency.p99=0.3")
     p.add_argument("--markdown", help="also write the comparison as Markdown to this file")
     p.set_defaults(func=cmd_compare)
     return parser
