@@ -84,7 +84,7 @@ def _run_repeated(scenario: Scenario, args) -> int:
 def _dry_run(scenario: Scenario) -> int:
     if scenario.platform != "kubernetes":
         raise ScenarioError("--dry-run prints a Kubernetes plan: use it with --platform kubernetes")
-    from harness.platforms.kubernetes import plan
+    from harness.platforms.k8s_plan import plan
 
     print(plan(scenario))
     return 0

@@ -1,0 +1,567 @@
+"""The Kubernetes platform: the same Platform protocol as `local`, on a real cluster.
+
+A run gets its own namespace (labelled with the run id, deleted at teardown unless `keep`), the
+objects of harness.platforms.k8s_objects applied with server-side apply, and waits with clear
+errors (pod events and the last log lines of the pods that are not ready).
+
+How the harness reaches pods (`access`):
+- `port-forward` (default outside a cluster): a local port per pod, each connection a
+  port-forward stream to the pod by name, so a recreated pod is reached again.
+- `pod-ip`: the harness can route to pod IPs (a node, or a test cluster on this machine).
+- `in-cluster` (default inside a pod): the pods' DNS names.
+Whatever the access, Redis and Sentinel answer with pod DNS names and pod IPs; the Deployment's
+`extra["aliases"]` maps those to pod names, so harness.roles works unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+from dataclasses import replace
+from typing import Any, Callable, Sequence
+
+from harness.errors import CapabilityError, PlatformError
+from harness.platforms import k8s_faults as faults
+from harness.platforms.base import Deployment, Pod, state_root
+from harness.platforms.k8s_objects import (
+    RUN_LABEL,
+    RenderOptions,
+    label_value,
+    namespace_name,
+    namespace_object,
+    topology_objects,
+)
+from harness.platforms.k8s_portforward import Relay, kubernetes_connect
+from harness.poll import PollTimeout, wait_until
+from harness.scenario import Topology
+from harness.topology import REDIS_PORT, SENTINEL_PORT, plan_pods
+
+FIELD_MANAGER = "redis-harness"
+ACCESS_MODES = ("auto", "port-forward", "pod-ip", "in-cluster")
+
+
+def in_cluster() -> bool:
+    return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and os.path.exists(
+        "/var/run/secrets/kubernetes.io/serviceaccount/token")
+
+
+def server_version_string(info: Any) -> str:
+    """VersionApi's answer as 'major.minor' (minor may carry a '+': '27+')."""
+    return f"{info.major}.{''.join(c for c in info.minor if c.isdigit())}"
+
+
+def pod_fqdn(pod: str, namespace: str, cluster_domain: str = "cluster.local") -> str:
+    service = "sentinel-headless" if pod.startswith("sentinel-") else "redis-headless"
+    return f"{pod}.{service}.{namespace}.svc.{cluster_domain}"
+
+
+def aliases_for(pods: Sequence[Pod], namespace: str, pod_ips: dict[str, str], cluster_domain: str) -> dict[str, str]:
+    """Every address a server may report for a pod -> the pod name (see Deployment.pod_by_address)."""
+    aliases = {}
+    for pod in pods:
+        port = SENTINEL_PORT if pod.kind == "sentinel" else REDIS_PORT
+        fqdn = pod_fqdn(pod.name, namespace, cluster_domain)
+        short = fqdn.split(".svc.")[0]
+        for host in (fqdn, short, f"{pod.name}.{short.split('.')[1]}", pod_ips.get(pod.name)):
+            if host:
+                aliases[f"{host}:{port}"] = pod.name
+    return aliases
+
+
+class KubernetesPlatform:
+    name = "kubernetes"
+
+    def __init__(self, *, kubeconfig: str | None = None, context: str | None = None, namespace: str | None = None,
+                 keep: bool = False, image: str | None = None, image_pull_policy: str = "IfNotPresent",
+                 fault_sidecar: bool = False, sidecar_image: str | None = None, storage_class: str | None = None,
+                 access: str = "auto", network_backend: str = "auto", ready_timeout_s: float = 300.0,
+                 cluster_domain: str = "cluster.local", tls_secret: str | None = None):
+        if access not in ACCESS_MODES:
+            raise CapabilityError(f"unknown access {access!r}: use one of {', '.join(ACCESS_MODES)}")
+        if network_backend not in ("auto", *faults.BACKENDS):
+            raise CapabilityError(f"unknown network_backend {network_backend!r}: use auto, {', '.join(faults.BACKENDS)}")
+        self.kubeconfig, self.context = kubeconfig, context
+        self.namespace, self.keep = namespace, keep
+        self.options = RenderOptions(image=image, image_pull_policy=image_pull_policy, fault_sidecar=fault_sidecar,
+                                     storage_class=storage_class, cluster_domain=cluster_domain, tls_secret=tls_secret,
+                                     **({"sidecar_image": sidecar_image} if sidecar_image else {}))
+        self.access = ("in-cluster" if in_cluster() else "port-forward") if access == "auto" else access
+        self.network_backend = network_backend
+        self.ready_timeout_s = ready_timeout_s
+        self._client: Any = None
+        self._relays: dict[str, dict[str, Relay]] = {}  # deployment id -> pod -> relay
+        self._paused: dict[tuple[str, str], faults.FaultPlan] = {}
+        self._killed_uid: dict[tuple[str, str], str] = {}
+        self._chaos_mesh: bool | None = None
+
+    # ------------------------------------------------------------------ client
+    @property
+    def api(self) -> Any:
+        """The official client's APIs, loaded on first use (kubeconfig, or the pod's service account)."""
+        if self._client is None:
+            from kubernetes import client, config, dynamic
+
+            try:
+                if self.kubeconfig is None and in_cluster():
+                    config.load_incluster_config()
+                else:
+                    config.load_kube_config(config_file=self.kubeconfig, context=self.context)
+            except Exception as exc:  # noqa: BLE001 - config errors come in many types
+                raise PlatformError(f"cannot load a Kubernetes configuration: {exc} "
+                                    "(set KUBECONFIG, pass kubeconfig=, or run inside a cluster)") from None
+            api_client = client.ApiClient()
+            self._client = type("Apis", (), {})()
+            self._client.core = client.CoreV1Api(api_client)
+            self._client.apps = client.AppsV1Api(api_client)
+            self._client.batch = client.BatchV1Api(api_client)
+            self._client.version = client.VersionApi(api_client)
+            self._client.apis = client.ApisApi(api_client)
+            self._client.dynamic = dynamic.DynamicClient(api_client)
+        return self._client
+
+    def server_version(self) -> str:
+        try:
+            return server_version_string(self.api.version.get_code())
+        except PlatformError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise PlatformError(f"cannot reach the Kubernetes API server: {exc}") from None
+
+    def chaos_mesh_installed(self) -> bool:
+        """Chaos Mesh is there when API discovery lists its group (readable by any authenticated user)."""
+        if self._chaos_mesh is None:
+            groups = self.api.apis.get_api_versions().groups or []
+            self._chaos_mesh = any(g.name == "chaos-mesh.org" for g in groups)
+        return self._chaos_mesh
+
+    # ------------------------------------------------------------------ capabilities
+    def capabilities(self) -> dict[str, str | None]:
+        try:
+            chaos = self.chaos_mesh_installed()
+        except Exception as exc:  # noqa: BLE001 - no cluster: say so for every fault
+            reason = f"no Kubernetes cluster reachable: {exc}"
+            return {k: reason for k in ("pod-kill", "pod-delete", "pause", *faults.NETWORK_KINDS)}
+        return capabilities_for(sidecar=self.options.fault_sidecar, chaos_mesh=chaos, preferred=self.network_backend)
+
+    # ------------------------------------------------------------------ deploy
+    def deploy(self, topology: Topology, deployment_id: str, *, owner_pid: int | None = None,
+               progress: Callable[[str], None] = lambda msg: None) -> Deployment:
+        version = self.server_version()
+        namespace = self.namespace or namespace_name(deployment_id)
+        options = replace(self.options, namespace=namespace, server_version=version, run_id=deployment_id)
+        objects = topology_objects(topology, options)  # rendering errors before anything is created
+        deployment = Deployment(
+            id=deployment_id, platform=self.name, topology=topology.model_dump(mode="json"), pods=[],
+            client_address="", network="kubernetes", state_dir=str(state_root() / f"k8s-{namespace}"),
+            owner_pid=owner_pid,
+            extra={"namespace": namespace, "own_namespace": self.namespace is None, "server_version": version,
+                   "access": self.access, "fault_sidecar": self.options.fault_sidecar,
+                   "cluster_domain": self.options.cluster_domain, "keep": self.keep},
+        )
+        try:
+            if self.namespace is None:
+                progress(f"creating namespace {namespace} (Kubernetes {version})")
+                self.apply(namespace_object(namespace, deployment_id))
+            deployment.save()
+            progress(f"applying {len(objects)} objects")
+            for obj in objects:
+                self.apply(obj)
+            progress("waiting for readiness")
+            self._wait_ready(deployment, topology)
+            self._describe_pods(deployment, topology)
+            deployment.save()
+            return deployment
+        except BaseException:
+            if not self.keep:
+                self.teardown(deployment)
+            raise
+
+    def apply(self, obj: dict) -> Any:
+        """Server-side apply: the harness owns the fields it sets, and re-applying is idempotent."""
+        resource = self.api.dynamic.resources.get(api_version=obj["apiVersion"], kind=obj["kind"])
+        try:
+            return self.api.dynamic.server_side_apply(resource, body=obj, namespace=obj["metadata"].get("namespace"),
+                                                      field_manager=FIELD_MANAGER, force_conflicts=True)
+        except Exception as exc:  # noqa: BLE001
+            raise PlatformError(f"applying {obj['kind']} {obj['metadata']['name']} failed: {_api_message(exc)}") from None
+
+    def _wait_ready(self, deployment: Deployment, topology: Topology) -> None:
+        ns = deployment.extra["namespace"]
+        if topology.kind == "cluster":
+            self._wait(lambda: self._job_done(ns, "redis-cluster-create"), "the cluster bootstrap Job to succeed", ns)
+        for name, replicas in (("redis", len(topology.redis_pod_names())), ("sentinel", len(topology.sentinel_pod_names()))):
+            if replicas:
+                self._wait(lambda n=name, r=replicas: self._statefulset_ready(ns, n, r),
+                           f"StatefulSet {name}: {replicas} pods Ready", ns)
+
+    def _statefulset_ready(self, ns: str, name: str, replicas: int) -> bool:
+        status = self.api.apps.read_namespaced_stateful_set_status(name, ns).status
+        return (status.ready_replicas or 0) >= replicas and (status.updated_replicas or 0) >= replicas
+
+    def _job_done(self, ns: str, name: str) -> bool:
+        status = self.api.batch.read_namespaced_job_status(name, ns).status
+        if status.failed and status.failed >= 6:
+            raise PlatformError(f"Job {name} failed {status.failed} times\n{self.diagnose(ns)}")
+        return bool(status.succeeded)
+
+    def _wait(self, condition: Callable[[], Any], what: str, ns: str, timeout: float | None = None) -> Any:
+        try:
+            return wait_until(condition, timeout=timeout or self.ready_timeout_s, interval=1.0, what=what,
+                              describe_failure=lambda: self.diagnose(ns))
+        except PollTimeout as exc:
+            raise PlatformError(str(exc)) from None
+
+    def diagnose(self, ns: str, log_lines: int = 15) -> str:
+        """Why pods are not ready: phase, container states, the pod's events and its last log lines."""
+        out = []
+        try:
+            pods = self.api.core.list_namespaced_pod(ns).items
+        except Exception as exc:  # noqa: BLE001
+            return f"(cannot list pods in {ns}: {_api_message(exc)})"
+        for pod in pods:
+            ready = any(c.type == "Ready" and c.status == "True" for c in (pod.status.conditions or []))
+            if ready or pod.status.phase == "Succeeded":
+                continue
+            name = pod.metadata.name
+            out.append(f"pod {name}: phase {pod.status.phase}")
+            for cs in pod.status.container_statuses or []:
+                state = cs.state.waiting or cs.state.terminated
+                detail = f"{state.reason}: {state.message or ''}".strip() if state else "running"
+                out.append(f"  container {cs.name}: {detail} (restarts {cs.restart_count})")
+            try:
+                events = self.api.core.list_namespaced_event(ns, field_selector=f"involvedObject.name={name}").items
+                for ev in events[-8:]:
+                    out.append(f"  event {ev.type} {ev.reason}: {ev.message}")
+            except Exception:  # noqa: BLE001
+                pass
+            for cs in pod.status.container_statuses or []:
+                for previous in ((False, True) if cs.restart_count else (False,)):
+                    try:
+                        text = self.api.core.read_namespaced_pod_log(name, ns, container=cs.name, tail_lines=log_lines,
+                                                                     previous=previous)
+                    except Exception:  # noqa: BLE001
+                        continue
+                    label = "previous run's" if previous else "last"
+                    out.append(f"  {label} log lines of {cs.name}:\n" + "\n".join(f"    {l}" for l in text.splitlines()))
+        return "\n".join(out) or f"(every pod in {ns} is ready)"
+
+    # ------------------------------------------------------------------ pods and addresses
+    def _pod_ips(self, ns: str) -> dict[str, str]:
+        return {p.metadata.name: p.status.pod_ip for p in self.api.core.list_namespaced_pod(
+            ns, label_selector="app.kubernetes.io/managed-by=redis-harness").items if p.status.pod_ip}
+
+    def _describe_pods(self, deployment: Deployment, topology: Topology) -> None:
+        ns = deployment.extra["namespace"]
+        ips = self._pod_ips(ns)
+        image = self.options.image or "(from topology.server)"
+        deployment.pods = [
+            Pod(name=spec.name, kind=spec.kind, host="", port=spec.port, shard=spec.shard, initial_role=spec.initial_role,
+                server=spec.server, version=image)
+            for spec in plan_pods(topology)
+        ]
+        self._set_access(deployment, ips)
+
+    def _set_access(self, deployment: Deployment, ips: dict[str, str]) -> None:
+        ns, domain = deployment.extra["namespace"], deployment.extra["cluster_domain"]
+        access = deployment.extra["access"]
+        if access == "port-forward":
+            relays = self._relays.setdefault(deployment.id, {})
+            for pod in deployment.pods:
+                if pod.name not in relays:
+                    port = SENTINEL_PORT if pod.kind == "sentinel" else REDIS_PORT
+                    relays[pod.name] = Relay(kubernetes_connect(self.api.core, ns, pod.name, port))
+                pod.host, pod.port = "127.0.0.1", relays[pod.name].port
+            deployment.client_address = "127.0.0.1"
+        elif access == "pod-ip":
+            for pod in deployment.pods:
+                pod.host = ips.get(pod.name, pod.host)
+            deployment.client_address = _local_address_towards(next(iter(ips.values()), "127.0.0.1"))
+        else:
+            for pod in deployment.pods:
+                pod.host = pod_fqdn(pod.name, ns, domain)
+            deployment.client_address = os.environ.get("POD_IP") or _local_address_towards(next(iter(ips.values()), "127.0.0.1"))
+        deployment.extra["pod_ips"] = ips
+        deployment.extra["aliases"] = aliases_for(deployment.pods, ns, ips, domain)
+        deployment.save()
+
+    def refresh(self, deployment: Deployment) -> None:
+        """Pod IPs change when pods are recreated: re-read them (and reopen port-forwards for a loaded deployment)."""
+        self._set_access(deployment, self._pod_ips(deployment.extra["namespace"]))
+
+    # ------------------------------------------------------------------ exec
+    def exec(self, deployment: Deployment, pod: str, container: str, argv: Sequence[str], *, check: bool = True,
+             timeout: float = 30) -> subprocess.CompletedProcess:
+        from kubernetes.stream import stream
+
+        ns = deployment.extra["namespace"]
+        try:
+            resp = stream(self.api.core.connect_get_namespaced_pod_exec, pod, ns, command=list(argv), container=container,
+                          stderr=True, stdin=False, stdout=True, tty=False, _preload_content=False)
+            resp.run_forever(timeout=timeout)
+            out, err = resp.read_stdout() or "", resp.read_stderr() or ""
+            code = resp.returncode
+            resp.close()
+        except Exception as exc:  # noqa: BLE001
+            raise PlatformError(f"exec in {pod}/{container} failed: {_api_message(exc)}") from None
+        if code is None:
+            raise PlatformError(f"exec in {pod}/{container} `{' '.join(argv)}` did not finish in {timeout:g}s")
+        proc = subprocess.CompletedProcess(list(argv), code, out, err)
+        if check and code != 0:
+            raise PlatformError(f"in {pod}/{container}, `{' '.join(argv)}` exited {code}: {err.strip() or out.strip()}")
+        return proc
+
+    def run_in_pod_network(self, deployment: Deployment, pod: Pod, argv: Sequence[str], *, check: bool = True,
+                           timeout: float = 30) -> subprocess.CompletedProcess:
+        """Through exec in the pod's `fault` sidecar, which shares the pod's network namespace."""
+        if not deployment.extra.get("fault_sidecar"):
+            raise CapabilityError("running commands in a pod's network needs the fault sidecar (platform option fault_sidecar)")
+        return self.exec(deployment, pod.name, "fault", argv, check=check, timeout=timeout)
+
+    # ------------------------------------------------------------------ pod faults
+    def kill_pod(self, deployment: Deployment, pod: Pod, *, grace_period_s: int | None = 0) -> None:
+        """Delete the pod (grace 0 = SIGKILL); its StatefulSet recreates it at once under the same name,
+        with a new emptyDir (the data is gone) or the same PVC. start_pod waits for the new pod."""
+        ns = deployment.extra["namespace"]
+        try:
+            current = self.api.core.read_namespaced_pod(pod.name, ns)
+            self._killed_uid[(deployment.id, pod.name)] = current.metadata.uid
+            self.api.core.delete_namespaced_pod(pod.name, ns, grace_period_seconds=grace_period_s)
+        except Exception as exc:  # noqa: BLE001
+            raise PlatformError(f"deleting pod {pod.name} failed: {_api_message(exc)}") from None
+
+    def delete_pod(self, deployment: Deployment, pod: Pod) -> None:
+        """pod-delete: the pod's own grace period (redis-server gets SIGTERM and may save)."""
+        self.kill_pod(deployment, pod, grace_period_s=None)
+
+    def start_pod(self, deployment: Deployment, pod: Pod, *, wipe_data: bool = False) -> None:
+        """Wait for the recreated pod to be Ready. With wipe_data and PVCs, the claim is deleted first so
+        the pod comes back empty, as an emptyDir pod does."""
+        ns = deployment.extra["namespace"]
+        if wipe_data and deployment.topo.persistent_volumes:
+            self._delete_claim(deployment, pod)
+        old_uid = self._killed_uid.pop((deployment.id, pod.name), None)
+
+        def back() -> bool:
+            current = self.api.core.read_namespaced_pod(pod.name, ns)
+            if current.metadata.uid == old_uid or current.metadata.deletion_timestamp:
+                return False
+            return any(c.type == "Ready" and c.status == "True" for c in (current.status.conditions or []))
+
+        self._wait(back, f"pod {pod.name} to be recreated and Ready", ns)
+        self.refresh(deployment)
+
+    def _delete_claim(self, deployment: Deployment, pod: Pod) -> None:
+        ns, claim = deployment.extra["namespace"], f"data-{pod.name}"
+        core = self.api.core
+        try:
+            old_uid = core.read_namespaced_persistent_volume_claim(claim, ns).metadata.uid
+            core.delete_namespaced_persistent_volume_claim(claim, ns)
+        except Exception as exc:  # noqa: BLE001
+            if getattr(exc, "status", None) != 404:
+                raise PlatformError(f"deleting claim {claim} failed: {_api_message(exc)}") from None
+            old_uid = None
+        # the claim goes only once no pod uses it; a pod recreated meanwhile waits on the dying
+        # claim, so delete that pod again and let the StatefulSet make both anew
+        try:
+            core.delete_namespaced_pod(pod.name, ns, grace_period_seconds=0)
+        except Exception as exc:  # noqa: BLE001
+            if getattr(exc, "status", None) != 404:
+                raise PlatformError(f"deleting pod {pod.name} failed: {_api_message(exc)}") from None
+
+        def replaced() -> bool:
+            try:
+                return core.read_namespaced_persistent_volume_claim(claim, ns).metadata.uid != old_uid
+            except Exception as exc:  # noqa: BLE001
+                if getattr(exc, "status", None) == 404:
+                    return False
+                raise
+
+        self._wait(replaced, f"claim {claim} to be replaced by a new, empty one", ns)
+
+    def pause_pod(self, deployment: Deployment, pod: Pod, *, duration_s: float | None = None,
+                  method: str | None = None) -> None:
+        """sigstop (the default, as on the local platform: SIGSTOP from the fault sidecar) or
+        debug-sleep (DEBUG SLEEP for duration_s by exec, Redis pods only, no sidecar needed)."""
+        method = method or "sigstop"
+        if method == "debug-sleep" and duration_s is None:
+            raise CapabilityError("pause by DEBUG SLEEP needs the pause duration (duration_s)")
+        plan = faults.plan_pause(f"pause-{pod.name}", pod.name, duration_s=duration_s or 0, method=method,
+                                 kind=pod.kind, sidecar=bool(deployment.extra.get("fault_sidecar")))
+        self.execute(deployment, plan.inject)
+        self._paused[(deployment.id, pod.name)] = plan
+
+    def resume_pod(self, deployment: Deployment, pod: Pod) -> None:
+        plan = self._paused.pop((deployment.id, pod.name), None)
+        if plan is not None:
+            self.execute(deployment, plan.heal)
+
+    # ------------------------------------------------------------------ network faults
+    def peers(self, deployment: Deployment, side_a: list[str], side_b: list[str] | None = None) -> faults.Peers:
+        """The sides of a network fault with the pods' current IPs; side_b defaults to every other pod."""
+        ips = self._pod_ips(deployment.extra["namespace"])
+        names = [p.name for p in deployment.pods]
+        side_b = side_b if side_b is not None else [n for n in names if n not in side_a]
+        missing = [n for n in side_a + side_b if n not in ips]
+        if missing:
+            raise PlatformError(f"pods without an IP (not running?): {missing}")
+        client = "loopback" if deployment.extra["access"] == "port-forward" else deployment.client_address
+        return faults.Peers(side_a, side_b, ips, client, {n: faults.server_port(n) for n in names})
+
+    def inject_fault(self, deployment: Deployment, fault: Any, fault_id: str, side_a: list[str],
+                     side_b: list[str] | None = None) -> faults.FaultPlan:
+        """Plan and apply one firing of a network fault; returns the plan whose `heal` heal_fault runs."""
+        backend = faults.choose_backend(fault.kind, sidecar=bool(deployment.extra.get("fault_sidecar")),
+                                        chaos_mesh=self.chaos_mesh_installed(), preferred=self.network_backend,
+                                        action=getattr(fault, "action", "drop"))
+        plan = faults.plan_network_fault(fault_id, fault, self.peers(deployment, side_a, side_b), backend=backend,
+                                         namespace=deployment.extra["namespace"], run_id=deployment.id)
+        try:
+            self.execute(deployment, plan.inject)
+        except BaseException:
+            self.heal_fault(deployment, plan)
+            raise
+        return plan
+
+    def heal_fault(self, deployment: Deployment, plan: faults.FaultPlan) -> list[str]:
+        """Idempotent: every heal operation runs, failures are collected, not raised half-way."""
+        problems = []
+        for op in plan.heal:
+            try:
+                self.execute(deployment, [op])
+            except Exception as exc:  # noqa: BLE001
+                problems.append(f"{op.describe(deployment.extra['namespace'])}: {exc}")
+        return problems
+
+    def execute(self, deployment: Deployment, ops: list[faults.Op]) -> None:
+        ns = deployment.extra["namespace"]
+        for op in ops:
+            kind, _, name = op.target.partition("/")
+            if op.verb == "exec":
+                self.exec(deployment, name, op.params["container"], op.params["argv"])
+            elif op.verb == "create":
+                self.apply(op.body)
+            elif op.verb == "delete" and kind == "pods":
+                pod = deployment.pod(name)
+                self.kill_pod(deployment, pod, grace_period_s=op.params.get("gracePeriodSeconds"))
+            elif op.verb == "delete":
+                self._delete_object(ns, kind, name)
+            elif op.verb == "wait" and kind == "pods":
+                if "PING" in op.params["until"]:
+                    from harness.redisconn import pod_client
+
+                    pod = deployment.pod(name)
+                    self._wait(lambda: pod_client(deployment, pod, timeout=1).ping(), f"{name} to answer PING", ns,
+                               timeout=op.params.get("timeout_s"))
+                else:
+                    self.start_pod(deployment, deployment.pod(name))
+            else:
+                raise PlatformError(f"cannot execute {op}")
+
+    def _delete_object(self, ns: str, kind: str, name: str) -> None:
+        api_version, kind_name = {"networkpolicies": ("networking.k8s.io/v1", "NetworkPolicy"),
+                                  "networkchaos": (faults.CHAOS_MESH_API, "NetworkChaos"),
+                                  "persistentvolumeclaims": ("v1", "PersistentVolumeClaim")}[kind]
+        resource = self.api.dynamic.resources.get(api_version=api_version, kind=kind_name)
+        try:
+            resource.delete(name=name, namespace=ns)
+        except Exception as exc:  # noqa: BLE001
+            if getattr(exc, "status", None) != 404:
+                raise PlatformError(f"deleting {kind}/{name} failed: {_api_message(exc)}") from None
+
+    # ------------------------------------------------------------------ teardown
+    def teardown(self, deployment: Deployment) -> list[str]:
+        """Close port-forwards; delete the run's namespace (or, in a given namespace, the run's objects),
+        unless keep; wait (bounded) until it is gone. Idempotent."""
+        removed = []
+        for name, relay in self._relays.pop(deployment.id, {}).items():
+            relay.close()
+            removed.append(f"port-forward 127.0.0.1:{relay.port} ({name})")
+        ns = deployment.extra.get("namespace")
+        if ns and not deployment.extra.get("keep"):
+            removed += self._delete_namespace(ns) if deployment.extra.get("own_namespace") else \
+                self._delete_run_objects(ns, deployment.id)
+        if deployment.state_file.exists():
+            deployment.state_file.unlink()
+            removed.append(f"file {deployment.state_file}")
+        try:
+            os.rmdir(deployment.state_dir)
+        except OSError:
+            pass
+        return removed
+
+    def _delete_namespace(self, ns: str) -> list[str]:
+        try:
+            self.api.core.delete_namespace(ns, propagation_policy="Foreground")
+        except Exception as exc:  # noqa: BLE001
+            if getattr(exc, "status", None) == 404:
+                return []
+            raise PlatformError(f"deleting namespace {ns} failed: {_api_message(exc)}") from None
+        try:
+            wait_until(lambda: _absent(lambda: self.api.core.read_namespace(ns)), timeout=self.ready_timeout_s,
+                       interval=1.0, what=f"namespace {ns} to be deleted")
+        except PollTimeout:
+            return [f"namespace {ns} (still terminating)"]
+        return [f"namespace {ns}"]
+
+    def _delete_run_objects(self, ns: str, run_id: str) -> list[str]:
+        selector = f"{RUN_LABEL}={label_value(run_id)}"
+        removed = []
+        for api_version, kind in (("apps/v1", "StatefulSet"), ("batch/v1", "Job"), ("apps/v1", "Deployment"),
+                                  ("v1", "Service"), ("v1", "ConfigMap"), ("v1", "Secret"),
+                                  ("networking.k8s.io/v1", "NetworkPolicy"), ("policy/v1", "PodDisruptionBudget"),
+                                  ("policy/v1beta1", "PodDisruptionBudget"), (faults.CHAOS_MESH_API, "NetworkChaos"),
+                                  ("v1", "PersistentVolumeClaim")):
+            try:
+                resource = self.api.dynamic.resources.get(api_version=api_version, kind=kind)
+                items = resource.get(namespace=ns, label_selector=selector).items
+            except Exception:  # noqa: BLE001 - a kind this server does not serve
+                continue
+            for item in items:
+                resource.delete(name=item.metadata.name, namespace=ns, propagation_policy="Foreground")
+                removed.append(f"{kind} {ns}/{item.metadata.name}")
+        return removed
+
+
+def capabilities_for(*, sidecar: bool, chaos_mesh: bool, preferred: str = "auto") -> dict[str, str | None]:
+    """Fault kind -> None when it can be made, else why not (pure, so dry runs and tests use it too)."""
+    caps: dict[str, str | None] = {"pod-kill": None, "pod-delete": None, "pause": None}
+    for kind in faults.NETWORK_KINDS:
+        try:
+            faults.choose_backend(kind, sidecar=sidecar, chaos_mesh=chaos_mesh, preferred=preferred)
+            caps[kind] = None
+        except CapabilityError as exc:
+            caps[kind] = str(exc)
+    return caps
+
+
+def _local_address_towards(ip: str) -> str:
+    """The source address this machine uses to reach `ip` (a UDP connect sends no packet)."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect((ip, 9))
+            return s.getsockname()[0]
+    except OSError:
+        return "127.0.0.1"
+
+
+def _absent(read: Callable[[], Any]) -> bool:
+    try:
+        read()
+    except Exception as exc:  # noqa: BLE001
+        if getattr(exc, "status", None) == 404:
+            return True
+        raise
+    return False
+
+
+def _api_message(exc: BaseException) -> str:
+    body = getattr(exc, "body", None)
+    if body:
+        try:
+            import json
+
+            return json.loads(body).get("message", str(body))
+        except (ValueError, AttributeError):
+            return str(body)
+    return str(exc)

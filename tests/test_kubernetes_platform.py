@@ -1,0 +1,567 @@
+"""The Kubernetes platform without a cluster, and with one when KUBECONFIG points at it.
+
+- The pod scripts (plain sh over redis-cli) run here against real local pods: the sentinel
+  start script's primary lookup, the readiness probe's stale-primary check, the cluster bootstrap
+  and a wiped pod rejoining, the nodes.conf address update.
+- The sidecar's iptables rules for a partition run in a real pod's network and cut replication.
+- The port-forward relay carries real Redis traffic; role discovery works through it by aliases.
+- Fault plans, capabilities and the dry run are data in, data out.
+- `@pytest.mark.kubernetes` tests need a real cluster and are skipped without KUBECONFIG.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import shutil
+import socket
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import redis
+import yaml
+
+from harness.errors import CapabilityError
+from harness.platforms import k8s_faults as faults
+from harness.platforms.base import Deployment, Pod
+from harness.platforms.k8s_plan import plan, resolve_initial
+from harness.platforms.k8s_portforward import Relay
+from harness.platforms.k8s_scripts import SCRIPTS
+from harness.platforms.kubernetes import KubernetesPlatform, aliases_for, capabilities_for, pod_fqdn
+from harness.platforms.local import LocalPlatform
+from harness.poll import wait_until
+from harness.redisconn import pod_client
+from harness.roles import cluster_shards, current_roles, parse_cluster_nodes, primaries, sentinel_primary
+from harness.scenario import Scenario, Topology, load_scenario
+from tests.conftest import assert_gone, needs_redis, needs_root, unique_id
+
+ROOT = Path(__file__).resolve().parents[1]
+needs_cluster = pytest.mark.skipif(not os.environ.get("KUBECONFIG"),
+                                   reason="needs a Kubernetes cluster: set KUBECONFIG (docs/kubernetes.md: kind)")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+@pytest.fixture(scope="module")
+def scripts(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("scripts")
+    for name, text in SCRIPTS.items():
+        (folder / name).write_text(text)
+    return folder
+
+
+def run_script(scripts: Path, name: str, *args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess:
+    full = {"PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "CLI_TIMEOUT_S": "3", "POD_NAMESPACE": "rh-test", **env}
+    return subprocess.run(["sh", str(scripts / name), *args], env=full, capture_output=True, text=True, timeout=timeout)
+
+
+def run_function(scripts: Path, call: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess:
+    """Source redis-start.sh as a library and call one of its functions."""
+    full = {"PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "CLI_TIMEOUT_S": "3", "REDIS_START_LIB": "yes",
+            "SCRIPTS_DIR": str(scripts), **env}
+    return subprocess.run(["sh", "-c", f". {scripts}/redis-start.sh; {call}"], env=full, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def sentinel_deployment():
+    """One real sentinel topology for the script and role tests of this module (primary redis-0)."""
+    if os.geteuid() != 0 or shutil.which("redis-server") is None:
+        pytest.skip("needs root and redis-server for a local sentinel deployment")
+    platform = LocalPlatform()
+    deployment = platform.deploy(Topology(kind="sentinel", replicas=2, sentinels=3, down_after_ms=1000,
+                                          failover_timeout_ms=3000), unique_id("k8s-sentinel"), owner_pid=os.getpid())
+    try:
+        yield platform, deployment
+    finally:
+        platform.teardown(deployment)
+        assert_gone(platform, deployment)
+
+
+def sentinel_env(deployment: Deployment, pod: str, tmp: Path) -> dict[str, str]:
+    (tmp / "data").mkdir(exist_ok=True)
+    return {"TOPOLOGY": "sentinel", "SENTINEL_HOSTS": " ".join(p.host for p in deployment.sentinel_pods()),
+            "POD_NAME": pod, "MY_HOST": deployment.pod(pod).host, "POD_IP": deployment.pod(pod).host,
+            "DATA_DIR": str(tmp / "data"), "PRIMARY_WAIT_S": "2"}
+
+
+# --------------------------------------------------------------------------- sentinel scripts on real pods
+
+
+@needs_root
+@needs_redis
+def test_sentinel_start_script_asks_the_sentinels(sentinel_deployment, scripts, tmp_path):
+    _, d = sentinel_deployment
+    primary = d.pod("redis-0").host
+    replica = run_script(scripts, "redis-start.sh", "decide", **sentinel_env(d, "redis-1", tmp_path))
+    assert replica.stdout.strip() == f"replica {primary} 6379", replica.stderr
+
+    # the primary pod came back empty while the sentinels still name it: it must wait, not start empty
+    emptied = run_script(scripts, "redis-start.sh", "decide", **sentinel_env(d, "redis-0", tmp_path))
+    assert emptied.returncode == 1 and emptied.stdout == ""
+    assert "not starting empty" in emptied.stderr
+
+    (tmp_path / "data" / "dump.rdb").write_bytes(b"REDIS0010")  # it kept its data (a PVC): it is the primary
+    kept = run_script(scripts, "redis-start.sh", "decide", **sentinel_env(d, "redis-0", tmp_path))
+    assert kept.stdout.strip() == "primary", kept.stderr
+
+    sentinel = run_script(scripts, "sentinel-start.sh", "decide", POD_NAME="sentinel-0",
+                          SENTINEL_HOSTS=" ".join(p.host for p in d.sentinel_pods()),
+                          MY_SENTINEL_HOST=d.pod("sentinel-0").host)
+    assert sentinel.stdout.strip() == f"{primary} 6379", sentinel.stderr
+
+
+@needs_root
+@needs_redis
+def test_readiness_probe_refuses_a_stale_primary(sentinel_deployment, scripts, tmp_path):
+    _, d = sentinel_deployment
+    env = sentinel_env(d, "redis-0", tmp_path)
+    assert run_script(scripts, "redis-probe.sh", "ready", PROBE_HOST=d.pod("redis-0").host, **env).returncode == 0
+    replica_env = sentinel_env(d, "redis-1", tmp_path)
+    wait_until(lambda: pod_client(d, d.pod("redis-1")).info("replication")["master_link_status"] == "up", timeout=30)
+    assert run_script(scripts, "redis-probe.sh", "ready", PROBE_HOST=d.pod("redis-1").host, **replica_env).returncode == 0
+    # a server that answers as primary while the sentinels name another pod: not ready
+    stale = run_script(scripts, "redis-probe.sh", "ready", PROBE_HOST=d.pod("redis-0").host, **replica_env)
+    assert stale.returncode == 1 and "stale primary" in stale.stderr
+    assert run_script(scripts, "redis-probe.sh", "live", PROBE_HOST=d.pod("redis-0").host, **env).returncode == 0
+    assert run_script(scripts, "sentinel-probe.sh", "ready", PROBE_HOST=d.pod("sentinel-0").host).returncode == 0
+
+
+@needs_root
+@needs_redis
+def test_roles_through_port_forward_relays_and_aliases(sentinel_deployment):
+    """A port-forward view of the deployment (every pod at 127.0.0.1:<relay>) still resolves roles:
+    the servers report pod addresses, which the aliases map back to pod names."""
+    _, d = sentinel_deployment
+    relays = {p.name: Relay(lambda p=p: socket.create_connection((p.host, p.port), timeout=5)) for p in d.pods}
+    try:
+        view = Deployment(id=d.id, platform="kubernetes", topology=d.topology, network="kubernetes",
+                          pods=[replace(p, host="127.0.0.1", port=relays[p.name].port) for p in d.pods],
+                          client_address="127.0.0.1", state_dir=d.state_dir,
+                          extra={"aliases": {f"{p.host}:{p.port}": p.name for p in d.pods}})
+        assert sentinel_primary(view).name == "redis-0"
+        assert primaries(view)[None].name == "redis-0"
+        roles = {r.pod: r for r in current_roles(view)}
+        assert roles["redis-0"].role == "primary"
+        assert roles["redis-1"].role == "replica" and roles["redis-1"].primary == "redis-0"
+    finally:
+        for relay in relays.values():
+            relay.close()
+
+
+@needs_root
+@needs_redis
+def test_sidecar_partition_rules_cut_replication_and_heal(sentinel_deployment):
+    """The exact shell the fault sidecar runs, here in the replica's own network namespace."""
+    platform, d = sentinel_deployment
+    replica = d.pod("redis-2")
+    peers = faults.Peers(["redis-2"], [p.name for p in d.pods if p.name != "redis-2"],
+                         {p.name: p.host for p in d.pods}, d.client_address, {p.name: p.port for p in d.pods})
+    plan_ = faults.plan_partition_sidecar("7.0", peers, mode="isolate", client_side="both", action="drop", duration_s=5)
+    assert [op.target for op in plan_.inject] == ["pods/redis-2"]
+    client = pod_client(d, replica)
+    wait_until(lambda: client.info("replication")["master_link_status"] == "up", timeout=30)
+    client.config_set("repl-timeout", 2)  # a silent cut is noticed after repl-timeout (60 s by default)
+    try:
+        for op in plan_.inject:
+            platform.run_in_pod_network(d, replica, op.params["argv"])
+        wait_until(lambda: client.info("replication")["master_link_status"] == "down", timeout=30,
+                   what="the cut replica to see its link down")
+    finally:
+        for op in plan_.heal:
+            platform.run_in_pod_network(d, replica, op.params["argv"])
+    wait_until(lambda: client.info("replication")["master_link_status"] == "up", timeout=30)
+    client.config_set("repl-timeout", 60)
+    rules = platform.run_in_pod_network(d, replica, ["iptables", "-S"]).stdout
+    assert "RH7_0" not in rules
+
+
+@needs_root
+@needs_redis
+def test_after_failover_a_returning_primary_becomes_replica(sentinel_deployment, scripts, tmp_path):
+    """Runs last in this module: it moves the primary."""
+    _, d = sentinel_deployment
+    pod_client(d, d.sentinel_pods()[0]).execute_command("SENTINEL", "FAILOVER", "mymaster")
+    new = wait_until(lambda: (p := sentinel_primary(d)) is not None and p.name != "redis-0" and p, timeout=60,
+                     what="the sentinels to name a new primary")
+    # every sentinel must agree before the script's majority answer is the new one
+    wait_until(lambda: all(pod_client(d, s).execute_command("SENTINEL", "get-master-addr-by-name", "mymaster")[0]
+                           == new.host for s in d.sentinel_pods()), timeout=60)
+    old = run_script(scripts, "redis-start.sh", "decide", **sentinel_env(d, "redis-0", tmp_path))
+    assert old.stdout.strip() == f"replica {new.host} 6379", old.stderr
+    promoted = run_script(scripts, "redis-start.sh", "decide", **sentinel_env(d, new.name, tmp_path))
+    assert promoted.returncode == 1  # empty data dir here, replicas with data exist: it waits, as designed
+    sentinel = run_script(scripts, "sentinel-start.sh", "decide", POD_NAME="sentinel-2",
+                          SENTINEL_HOSTS=" ".join(p.host for p in d.sentinel_pods()),
+                          MY_SENTINEL_HOST=d.pod("sentinel-2").host)
+    assert sentinel.stdout.strip() == f"{new.host} 6379"
+
+
+# --------------------------------------------------------------------------- cluster scripts on real pods
+
+
+@needs_root
+@needs_redis
+def test_cluster_bootstrap_and_wiped_pod_rejoins(deploy, local_platform, scripts):
+    d = deploy(Topology(kind="cluster", shards=3, replicas=1, cluster_node_timeout_ms=1000), "k8s-cluster")
+    pods = d.redis_pods()
+    for pod in pods:  # undo the local platform's own cluster creation: six empty, unjoined nodes
+        client = pod_client(d, pod, timeout=5)
+        if client.info("replication")["role"] == "master":
+            client.flushall()
+    for pod in pods:
+        pod_client(d, pod, timeout=5).execute_command("CLUSTER", "RESET", "HARD")
+    hosts = " ".join(p.host for p in pods)
+
+    created = run_script(scripts, "cluster-create.sh", CLUSTER_HOSTS=hosts, REPLICAS_PER_SHARD="1",
+                         BOOTSTRAP_TIMEOUT_S="90")
+    assert created.returncode == 0, created.stderr
+    layout = {"redis-0": (0, "primary"), "redis-1": (0, "replica"), "redis-2": (1, "primary"),
+              "redis-3": (1, "replica"), "redis-4": (2, "primary"), "redis-5": (2, "replica")}
+    wait_until(lambda: cluster_shards(d) == layout, timeout=30, what=f"every node to agree on {layout}")
+    again = run_script(scripts, "cluster-create.sh", CLUSTER_HOSTS=hosts, REPLICAS_PER_SHARD="1")
+    assert again.returncode == 0 and "nothing to create" in again.stderr
+
+    victim = d.pod("redis-2")  # shard 1's primary dies and comes back with an empty data dir
+    local_platform.kill_pod(d, victim)
+    wait_until(lambda: cluster_shards(d).get("redis-3", (None, ""))[1] == "primary", timeout=60,
+               what="redis-3 to take over shard 1")
+    local_platform.start_pod(d, victim, wipe_data=True)
+    local_platform.wait_pod_answers(d, victim)
+    joined = run_function(scripts, "cluster_join", TOPOLOGY="cluster", CLUSTER_HOSTS=hosts, MY_HOST=victim.host,
+                          LOCAL_HOST=victim.host, POD_IP=victim.host, JOIN_WAIT_S="60")
+    assert joined.returncode == 0, joined.stderr
+    client = pod_client(d, victim)
+    wait_until(lambda: client.info("replication").get("master_link_status") == "up", timeout=60)
+    assert d.pod_by_address(client.info("replication")["master_host"], 6379).name == "redis-3"
+    my_id = client.execute_command("CLUSTER", "MYID")
+    wait_until(lambda: all(len(pod_client(d, p).execute_command("CLUSTER", "NODES").strip().splitlines()) == 6
+                           for p in pods), timeout=30, what="every node to have forgotten the old node id")
+    assert my_id in pod_client(d, d.pod("redis-0")).execute_command("CLUSTER", "NODES")
+    ready = run_script(scripts, "redis-probe.sh", "ready", TOPOLOGY="cluster", PROBE_HOST=victim.host)
+    assert ready.returncode == 0, ready.stderr
+
+
+@needs_redis
+def test_nodes_conf_address_update_is_loaded(scripts, tmp_path):
+    """A pod restarted with a new IP: the start script rewrites its own line in nodes.conf; the server
+    loads the file and reports the new address. (A lone node on loopback: no peers, no traffic.)"""
+    port = random.randint(20000, 45000)
+    data = tmp_path / "data"
+    data.mkdir()
+    argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data), "--cluster-enabled", "yes",
+            "--save", "", "--appendonly", "no"]
+    for attempt in range(2):
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            client = redis.Redis(port=port, socket_timeout=2, decode_responses=True)
+            wait_until(client.ping, timeout=20, what="the cluster node to answer")
+            if attempt == 0:
+                client.execute_command("CLUSTER", "ADDSLOTS", 0, 1, 2)
+                client.execute_command("CLUSTER", "SAVECONFIG")
+                my_id = client.execute_command("CLUSTER", "MYID")
+            else:
+                nodes = client.execute_command("CLUSTER", "NODES")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+        if attempt == 0:
+            changed = run_function(scripts, f"update_nodes_conf {data}/nodes.conf 127.0.0.7")
+            assert changed.returncode == 0, changed.stderr
+            assert f" 127.0.0.7:{port}@{port + 10000}" in (data / "nodes.conf").read_text()
+    myself = next(line for line in nodes.splitlines() if "myself" in line)
+    assert myself.startswith(f"{my_id} 127.0.0.7:{port}@") and myself.endswith("0-2")
+
+
+# --------------------------------------------------------------------------- the port-forward relay
+
+
+@needs_redis
+def test_relay_carries_redis_traffic_and_closes(tmp_path):
+    port = random.randint(20000, 45000)
+    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
+    relay = Relay(lambda: socket.create_connection(("127.0.0.1", port), timeout=5))
+    try:
+        clients = [redis.Redis(port=relay.port, socket_timeout=5, decode_responses=True) for _ in range(4)]
+        wait_until(clients[0].ping, timeout=20)
+        for i, c in enumerate(clients):
+            c.set(f"k{i}", "x" * 100_000)
+        assert all(c.get(f"k{i}") == "x" * 100_000 for i, c in enumerate(clients))
+        assert int(clients[0].info("clients")["connected_clients"]) >= 4
+        relay.close()
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", relay.port), timeout=5)
+    finally:
+        relay.close()
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def test_relay_refuses_when_the_pod_is_unreachable():
+    def unreachable():
+        raise OSError("pod gone")
+
+    relay = Relay(unreachable)
+    try:
+        with socket.create_connection(("127.0.0.1", relay.port), timeout=5) as conn:
+            conn.settimeout(5)
+            assert conn.recv(1) == b""  # closed at once, as a refused port-forward looks to a client
+    finally:
+        relay.close()
+
+
+# --------------------------------------------------------------------------- role discovery as data
+
+
+def test_aliases_cover_what_servers_report():
+    pods = [Pod("redis-0", "redis", "127.0.0.1", 40001), Pod("sentinel-0", "sentinel", "127.0.0.1", 40002)]
+    aliases = aliases_for(pods, "rh-x", {"redis-0": "10.244.0.5", "sentinel-0": "10.244.0.6"}, "cluster.local")
+    assert aliases["redis-0.redis-headless.rh-x.svc.cluster.local:6379"] == "redis-0"
+    assert aliases["redis-0.redis-headless:6379"] == "redis-0"
+    assert aliases["10.244.0.5:6379"] == "redis-0"
+    assert aliases["sentinel-0.sentinel-headless.rh-x.svc.cluster.local:26379"] == "sentinel-0"
+    assert pod_fqdn("sentinel-1", "ns") == "sentinel-1.sentinel-headless.ns.svc.cluster.local"
+
+
+def test_cluster_nodes_with_hostnames_map_to_pods_by_alias():
+    topology = Topology(kind="cluster", shards=3, replicas=1)
+    pods = [Pod(f"redis-{i}", "redis", "127.0.0.1", 41000 + i) for i in range(6)]
+    ips = {f"redis-{i}": f"10.244.1.{10 + i}" for i in range(6)}
+    d = Deployment(id="x", platform="kubernetes", topology=topology.model_dump(mode="json"), pods=pods,
+                   client_address="127.0.0.1", network="kubernetes", state_dir="/nonexistent",
+                   extra={"aliases": aliases_for(pods, "ns", ips, "cluster.local")})
+    host = "redis-{}.redis-headless.ns.svc.cluster.local"
+    text = "\n".join([
+        f"a 10.244.1.10:6379@16379,{host.format(0)} myself,master - 0 0 1 connected 0-5460",
+        f"b 10.244.1.11:6379@16379,{host.format(1)} slave a 0 0 1 connected",
+        f"c 10.244.1.12:6379@16379,{host.format(2)} master,fail - 0 0 2 connected",
+        f"d 10.244.1.13:6379@16379,{host.format(3)} master - 0 0 4 connected 5461-10922",
+        f"e 10.244.1.14:6379@16379,{host.format(4)} master - 0 0 3 connected 10923-16383",
+        f"f 10.244.1.15:6379@16379,{host.format(5)} slave e 0 0 3 connected",
+    ])
+    assert parse_cluster_nodes(d, text) == {"redis-0": (0, "primary"), "redis-1": (0, "replica"),
+                                           "redis-2": (None, "down"), "redis-3": (1, "primary"),
+                                           "redis-4": (2, "primary"), "redis-5": (2, "replica")}
+
+
+# --------------------------------------------------------------------------- fault planning as data
+
+
+def peers_for(topology: Topology, side_a: list[str], client: str = "loopback") -> faults.Peers:
+    names = topology.pod_names()
+    return faults.Peers(side_a, [n for n in names if n not in side_a], {n: f"10.0.0.{i + 1}" for i, n in enumerate(names)},
+                        client, {n: faults.server_port(n) for n in names})
+
+
+SENTINEL3 = Topology(kind="sentinel", replicas=2, sentinels=3)
+
+
+def test_pod_kill_and_delete_plans():
+    kill = faults.plan_pod_kill("0.0", "redis-0")
+    assert [(op.verb, op.target, op.params) for op in kill.inject] == [("delete", "pods/redis-0", {"gracePeriodSeconds": 0})]
+    assert kill.inject[0].describe("ns") == "DELETE /api/v1/namespaces/ns/pods/redis-0?gracePeriodSeconds=0"
+    assert kill.heal[0].verb == "wait"
+    delete = faults.plan_pod_kill("1.0", "redis-1", graceful=True, delete_claim=True)
+    assert [op.target for op in delete.inject] == ["persistentvolumeclaims/data-redis-1", "pods/redis-1"]
+    assert delete.inject[1].params == {}
+
+
+def test_backend_choice_and_refusals():
+    assert faults.choose_backend("partition", sidecar=True, chaos_mesh=True) == "sidecar"
+    assert faults.choose_backend("latency", sidecar=False, chaos_mesh=True) == "chaos-mesh"
+    assert faults.choose_backend("partition", sidecar=False, chaos_mesh=False) == "networkpolicy"
+    with pytest.raises(CapabilityError, match="sidecar"):
+        faults.choose_backend("partition", sidecar=False, chaos_mesh=True, action="reject")
+    with pytest.raises(CapabilityError, match="Chaos Mesh"):
+        faults.choose_backend("latency", sidecar=False, chaos_mesh=False)
+    with pytest.raises(CapabilityError, match="not installed"):
+        faults.choose_backend("bandwidth", sidecar=True, chaos_mesh=False, preferred="chaos-mesh")
+    caps = capabilities_for(sidecar=False, chaos_mesh=False)
+    assert caps["pod-kill"] is None and caps["partition"] is None and "Chaos Mesh" in caps["packet-loss"]
+    assert all(v is None for v in capabilities_for(sidecar=True, chaos_mesh=False).values())
+
+
+def test_sidecar_partition_rules():
+    peers = peers_for(SENTINEL3, ["redis-0"])
+    isolate = faults.plan_partition_sidecar("0.1", peers, mode="isolate", client_side="target", action="drop",
+                                            duration_s=12)
+    by_pod = {op.target: op.params["argv"][2] for op in isolate.inject}
+    assert set(by_pod) == {f"pods/{p}" for p in SENTINEL3.pod_names()}
+    assert "-s 10.0.0.2 -j DROP" in by_pod["pods/redis-0"] and "-d 10.0.0.6 -j DROP" in by_pod["pods/redis-0"]
+    # clients stay with the primary: port-forwarded clients are cut from every other pod, probes are not
+    assert "-i lo -s 127.0.0.1 -d 127.0.0.1 -p tcp --dport 26379 -j DROP" in by_pod["pods/sentinel-0"]
+    assert "-i lo" not in by_pod["pods/redis-0"]
+    assert "(sleep 72;" in by_pod["pods/redis-0"]  # self-heal 60 s after the planned end
+    assert all(op.params["container"] == "fault" for op in isolate.inject + isolate.heal)
+    reject = faults.plan_partition_sidecar("0.2", peers, mode="one-way", client_side="both", action="reject",
+                                           duration_s=5)
+    assert {op.target for op in reject.inject} == {f"pods/{p}" for p in SENTINEL3.pod_names() if p != "redis-0"}
+    assert "-s 10.0.0.1 -p tcp -j REJECT --reject-with tcp-reset" in reject.inject[0].params["argv"][2]
+    assert "-d 10.0.0.1" not in reject.inject[0].params["argv"][2]
+
+
+def test_networkpolicy_partition_objects_validate():
+    for mode in ("isolate", "split", "one-way"):
+        plan_ = faults.plan_partition_networkpolicy("3.0", peers_for(SENTINEL3, ["redis-0", "sentinel-0"]), mode=mode,
+                                                    client_side="rest", namespace="rh-x", run_id="run-1")
+        for op in plan_.inject:
+            kubernetes_validate.validate(op.body, "1.25", strict=True)
+            kubernetes_validate.validate(op.body, "1.30", strict=True)
+        assert [op.verb for op in plan_.heal] == ["delete"] * len(plan_.inject)
+        assert any("CNI" in note for note in plan_.notes)
+    isolate = faults.plan_partition_networkpolicy("3.0", peers_for(SENTINEL3, ["redis-0"]), mode="isolate",
+                                                  client_side="rest", namespace="rh-x")
+    a = isolate.inject[0].body["spec"]
+    assert a["podSelector"]["matchExpressions"][0]["values"] == ["redis-0"]
+    assert a["ingress"] == [{"from": [{"podSelector": a["podSelector"]}]}]  # clients are on the other side
+
+
+def test_chaos_mesh_objects():
+    peers = peers_for(SENTINEL3, ["redis-1"])
+    latency = faults.plan_chaos_mesh("2.0", "latency", peers, namespace="ns", duration_s=10,
+                                     params={"delay_ms": 100, "jitter_ms": 10})
+    body = latency.inject[0].body
+    assert body["apiVersion"] == "chaos-mesh.org/v1alpha1" and body["kind"] == "NetworkChaos"
+    assert body["spec"]["action"] == "delay" and body["spec"]["delay"]["latency"] == "100ms"
+    assert body["spec"]["selector"] == {"pods": {"ns": ["redis-1"]}} and body["spec"]["duration"] == "70s"
+    bandwidth = faults.plan_chaos_mesh("2.1", "bandwidth", peers, namespace="ns", duration_s=10, params={"rate_kbit": 800})
+    assert bandwidth.inject[0].body["spec"]["bandwidth"]["rate"] == "100000bps"
+    partition = faults.plan_chaos_mesh("2.2", "partition", peers, namespace="ns", duration_s=10, params={"mode": "isolate"})
+    assert partition.inject[0].body["spec"]["target"]["selector"]["pods"]["ns"] == sorted(peers.side_b)
+    assert partition.heal[0].describe("ns") == "DELETE /apis/chaos-mesh.org/v1alpha1/namespaces/ns/networkchaos/rh-fault-2-2"
+
+
+def test_pause_plans():
+    sleep = faults.plan_pause("4.0", "redis-0", duration_s=5, method="debug-sleep", kind="redis", sidecar=False)
+    assert "DEBUG SLEEP 5" in sleep.inject[0].params["argv"][2] and sleep.inject[0].params["container"] == "redis"
+    with pytest.raises(CapabilityError):
+        faults.plan_pause("4.1", "sentinel-0", duration_s=5, method="debug-sleep", kind="sentinel", sidecar=True)
+    with pytest.raises(CapabilityError, match="sidecar"):
+        faults.plan_pause("4.2", "redis-0", duration_s=5, method="sigstop", kind="redis", sidecar=False)
+    stop = faults.plan_pause("4.3", "sentinel-0", duration_s=5, method="sigstop", kind="sentinel", sidecar=True)
+    assert "pkill -STOP -x" in stop.inject[0].params["argv"][2] and "pkill -CONT -x" in stop.heal[0].params["argv"][2]
+
+
+def test_platform_refuses_unknown_options_without_a_cluster():
+    with pytest.raises(CapabilityError):
+        KubernetesPlatform(access="telepathy")
+    platform = KubernetesPlatform(kubeconfig="/nonexistent/kubeconfig", fault_sidecar=True)
+    caps = platform.capabilities()  # no cluster: every fault says why
+    assert set(caps) >= {"pod-kill", "partition", "latency"} and all(caps.values())
+
+
+# --------------------------------------------------------------------------- dry run
+
+
+def bundled_scenarios() -> list[Scenario]:
+    files = sorted((ROOT / "scenarios").glob("*.yaml"))
+    found = [load_scenario(p) for p in files]
+    found.append(Scenario.model_validate({
+        "name": "built-in-partition-reject", "duration_s": 30, "topology": {"kind": "sentinel", "replicas": 2},
+        "workload": {"redis_benchmark": {"enabled": True}},
+        "faults": [{"kind": "partition", "action": "reject", "target": {"role": "replica"}, "at_s": 5, "duration_s": 5},
+                   {"kind": "latency", "delay_ms": 50, "target": {"role": "primary"}, "at_s": 12, "duration_s": 5},
+                   {"kind": "pause", "method": "debug-sleep", "target": {"pod": "redis-1"}, "at_s": 20, "duration_s": 3,
+                    "every_s": 4, "count": 2}]}))
+    return found
+
+
+@pytest.mark.parametrize("scenario", bundled_scenarios(), ids=lambda s: s.name)
+@pytest.mark.parametrize("version", ["1.20", "1.30"])
+def test_dry_run_prints_a_complete_plan(scenario, version):
+    text = plan(scenario, server_version=version)
+    objects = [doc for doc in yaml.safe_load_all(text) if doc]
+    kinds = [o["kind"] for o in objects]
+    assert kinds[0] == "Namespace" and "StatefulSet" in kinds
+    pdb = {o["apiVersion"] for o in objects if o["kind"] == "PodDisruptionBudget"}
+    assert pdb == {"policy/v1beta1" if version == "1.20" else "policy/v1"}
+    if version == "1.30":
+        for obj in objects:
+            kubernetes_validate.validate(obj, version, strict=True)
+    firings = sum(len(f.firings()) for f in scenario.faults)
+    assert len(re.findall(r"^# fault \d+\.\d+: ", text, flags=re.M)) == firings
+    assert text.count("#   inject: ") + text.count("#   REFUSED: ") >= firings
+    assert ("Deployment" in kinds) == scenario.workload.locust.enabled
+    assert text.rstrip().splitlines()[-1].startswith("# teardown: DELETE /api/v1/namespaces/rh-")
+
+
+def test_dry_run_fault_operations():
+    reject = next(s for s in bundled_scenarios() if s.name == "built-in-partition-reject")
+    without = plan(reject)
+    assert "#   REFUSED: partition on Kubernetes needs the fault sidecar (REJECT" in without
+    assert "#   REFUSED: latency on Kubernetes needs the fault sidecar" in without
+    assert "DEBUG SLEEP 3" in without and "# fault 2.1: pause at 24s until 27s" in without
+    with_sidecar = plan(reject, fault_sidecar=True)
+    assert "REFUSED" not in with_sidecar
+    assert "--reject-with tcp-reset" in with_sidecar and "tc qdisc add dev eth0 root netem delay 50ms" in with_sidecar
+    kill = plan(load_scenario(ROOT / "scenarios" / "cluster-shard-primary-kill.yaml")) if \
+        (ROOT / "scenarios" / "cluster-shard-primary-kill.yaml").exists() else None
+    if kill:
+        assert "pods/redis-2?gracePeriodSeconds=0" in kill  # shard 1's primary at deployment
+
+
+def test_initial_target_resolution():
+    cluster = Topology(kind="cluster", shards=3, replicas=1)
+    from harness.scenario import Target
+
+    assert resolve_initial(cluster, Target(role="primary", shard=2)) == ["redis-4"]
+    assert resolve_initial(cluster, Target(role="replica", shard=0)) == ["redis-1"]
+    assert resolve_initial(SENTINEL3, Target(role="sentinel")) == ["sentinel-0"]
+    assert resolve_initial(SENTINEL3, Target(pod="redis-2")) == ["redis-2"]
+
+
+# --------------------------------------------------------------------------- on a real cluster
+
+
+@pytest.mark.kubernetes
+@needs_cluster
+@pytest.mark.parametrize("kind", ["standalone", "sentinel", "cluster"])
+def test_deploy_serves_and_tears_down(kind):
+    topology = {"standalone": Topology(kind="standalone"),
+                "sentinel": Topology(kind="sentinel", replicas=2, sentinels=3),
+                "cluster": Topology(kind="cluster", shards=3, replicas=1)}[kind]
+    platform = KubernetesPlatform(image=os.environ.get("REDIS_HARNESS_K8S_IMAGE"),
+                                  access=os.environ.get("REDIS_HARNESS_K8S_ACCESS", "auto"),
+                                  ready_timeout_s=float(os.environ.get("REDIS_HARNESS_K8S_TIMEOUT", "300")))
+    deployment = platform.deploy(topology, unique_id(f"k8s-{kind}"), owner_pid=os.getpid())
+    namespace = deployment.extra["namespace"]
+    try:
+        primary = primaries(deployment)[None if kind != "cluster" else 0]
+        client = pod_client(deployment, primary, timeout=5)
+        client.set("k8s-e2e", "ok")
+        assert client.get("k8s-e2e") == "ok"
+        if kind == "sentinel":
+            assert sentinel_primary(deployment).name == "redis-0"
+    finally:
+        platform.teardown(deployment)
+    from kubernetes import client as k8s_client
+
+    with pytest.raises(k8s_client.ApiException) as gone:
+        platform.api.core.read_namespace(namespace)
+    assert gone.value.status == 404
+
+
+@pytest.mark.kubernetes
+@needs_cluster
+def test_primary_pod_kill_promotes_a_replica():
+    platform = KubernetesPlatform(image=os.environ.get("REDIS_HARNESS_K8S_IMAGE"),
+                                  access=os.environ.get("REDIS_HARNESS_K8S_ACCESS", "auto"))
+    deployment = platform.deploy(Topology(kind="sentinel", replicas=2, sentinels=3, down_after_ms=1000,
+                                          failover_timeout_ms=5000), unique_id("k8s-kill"), owner_pid=os.getpid())
+    try:
+        old = sentinel_primary(deployment)
+        platform.kill_pod(deployment, old)
+        new = wait_until(lambda: (p := sentinel_primary(deployment)) is not None and p.name != old.name and p,
+                         timeout=120, what="a replica to be promoted")
+        platform.start_pod(deployment, old)
+        role = wait_until(lambda: next(r for r in current_roles(deployment) if r.pod == old.name).role == "replica",
+                          timeout=120, what=f"{old.name} to come back as a replica")
+        assert role and new.name != old.name
+    finally:
+        platform.teardown(deployment)
