@@ -1,0 +1,203 @@
+"""Assemble summary.json (docs/run-directory.md, schema docs/summary.schema.json) and the raw tables.
+
+Reads only the run directory's files. What the checker could not measure is said in `degraded`
+next to what the run itself could not do (meta.json), never silently dropped.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from harness.checker import latency, slo, throughput
+from harness.checker.availability import failovers
+from harness.checker.events import NS, Firing, fault_firings, load_events
+from harness.checker.history import NO_COMPLETION, History, arrow_text, load_final, load_history
+from harness.checker.lost_writes import WriteCounts, count_writes
+from harness.errors import ScenarioError
+from harness.rundir import RunDir
+from harness.scenario import Scenario, load_scenario
+
+SCHEMA = "redis-harness/summary/v1"
+_OK = 0  # code of "ok" in History.ops["type"]
+
+
+@dataclass
+class Analysis:
+    summary: dict[str, Any]
+    tables: dict[str, pa.Table] = field(default_factory=dict)  # tables/<name>.parquet
+    probe_series: pd.DataFrame | None = None  # series/probe.csv
+
+
+def build(run: RunDir) -> Analysis:
+    meta = run.read_meta()
+    scenario, scenario_notes = _load_scenario(run)
+    history, final = load_history(run.history), load_final(run.final)
+    events, bad_events = load_events(run.events)
+    firings = fault_firings(events)
+    run_end_s = _run_end(meta, events, history)
+    failover, failover_notes = failovers(history, events, firings, meta.get("pods") or [], run_end_s)
+    writes = count_writes(history, final, events)
+    series = _driver_series(run, history)
+
+    summary: dict[str, Any] = {
+        "schema": SCHEMA,
+        "run_id": meta.get("run_id") or run.path.name,
+        "scenario": meta.get("scenario") or (scenario.name if scenario else ""),
+        "platform": meta.get("platform") or (scenario.platform if scenario else ""),
+        "partial": meta.get("status") != "complete",
+        "topology": meta.get("topology") or (scenario.topology.model_dump() if scenario else {}),
+        "versions": {p["name"]: p.get("version", "") for p in meta.get("pods") or []},
+        "duration_s": run_end_s,
+        "faults": [f.as_dict() for f in firings],
+        "throughput": _throughput(series, history, firings, run_end_s),
+        "latency_ms": latency.summarize(_acknowledged_latency_us(history)),
+        "failover": [f.as_dict() for f in failover],
+        "writes": writes.as_dict(),
+    }
+    summary["slo"], slo_notes = slo.evaluate(scenario.slos.items() if scenario else [], summary)
+    summary["verdict"] = slo.verdict(summary["slo"], complete=not summary["partial"] and not scenario_notes)
+    summary["degraded"] = [*(meta.get("degraded") or []), *_input_notes(run, history, final, bad_events, writes),
+                           *failover_notes, *scenario_notes, *slo_notes]
+    return Analysis(summary, _tables(history, events, series), series.get("probe"))
+
+
+def write(run: RunDir, analysis: Analysis) -> None:
+    tables_dir = run.path / "tables"
+    tables_dir.mkdir(parents=True, exist_ok=True)
+    for name, table in analysis.tables.items():
+        small_text = [f.name for f in table.schema if pa.types.is_dictionary(f.type) or f.name in ("type", "source")]
+        pq.write_table(table, tables_dir / f"{name}.parquet", use_dictionary=small_text)
+    if analysis.probe_series is not None:
+        run.series_dir.mkdir(parents=True, exist_ok=True)
+        analysis.probe_series.to_csv(run.series("probe"), index=False)
+    tmp = run.summary.with_suffix(".tmp")
+    tmp.write_text(json.dumps(analysis.summary, indent=2, allow_nan=False) + "\n")
+    tmp.replace(run.summary)
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def _input_notes(run: RunDir, history: History, final: pd.DataFrame, bad_events: int,
+                 writes: WriteCounts) -> list[str]:
+    notes = []
+    if history.bad_rows:
+        notes.append(f"history.csv: {history.bad_rows} unreadable rows or rows of unknown type were ignored")
+    if history.orphan_completions:
+        notes.append(f"history.csv: {history.orphan_completions} completions without an invoke were ignored")
+    if bad_events:
+        notes.append(f"events.jsonl: {bad_events} lines that are not events were ignored")
+    if run.history.exists() and not len(final) and len(history.ops):
+        notes.append("final.csv is missing or empty: lost writes were not checked")
+    elif writes.unchecked:
+        notes.append(f"{writes.unchecked} acknowledged writes have no row in final.csv: not checked for loss")
+    return notes
+
+
+def _run_end(meta: dict, events: pd.DataFrame, history: History) -> float:
+    """meta.json's ended_t; for a run that died, the last thing it recorded."""
+    if isinstance(meta.get("ended_t"), (int, float)):
+        return round(float(meta["ended_t"]), 6)
+    last = [float(events["t"].max())] if len(events) else []
+    ops = history.ops
+    if len(ops):
+        last.append(max(int(ops["invoke_ns"].max()), int(ops["complete_ns"].max())) / NS)
+    return round(max(last), 6) if last else float(meta.get("duration_s") or 0.0)
+
+
+def _driver_series(run: RunDir, history: History) -> dict[str, pd.DataFrame]:
+    """Every driver's 1 s series: the probe's from its history, the others from series/<driver>.csv."""
+    series = {}
+    if run.series_dir.exists():
+        for path in sorted(run.series_dir.glob("*.csv")):
+            if path.stem != "probe":
+                series[path.stem] = throughput.load_series(path)
+    if run.history.exists():
+        series["probe"] = throughput.probe_series(history)
+    return series
+
+
+def _throughput(series: dict[str, pd.DataFrame], history: History, firings: list[Firing],
+                run_end_s: float) -> dict[str, Any]:
+    by_driver = {driver: throughput.phase_rates(s, firings, run_end_s, _recovery_start(driver, history, firings))
+                 for driver, s in series.items()}
+    headline = next((d for d in throughput.HEADLINE_DRIVERS if d in by_driver), None)
+    nothing = throughput.phase_rates(pd.DataFrame(columns=throughput.SERIES_COLUMNS), firings, run_end_s)
+    return {**(by_driver[headline] if headline else nothing), "by_driver": by_driver}
+
+
+def _acknowledged_latency_us(history: History) -> np.ndarray:
+    ops = history.ops
+    ok = ops["type"].cat.codes.to_numpy() == _OK
+    return (ops["complete_ns"].to_numpy()[ok] - ops["invoke_ns"].to_numpy()[ok]) // 1000
+
+
+def _recovery_start(driver: str, history: History, firings: list[Firing]) -> float | None:
+    if driver != "probe" or not firings or any(f.end_s is None for f in firings):
+        return None
+    return throughput.first_success_after(history, max(f.end_s for f in firings))
+
+
+def _load_scenario(run: RunDir) -> tuple[Scenario | None, list[str]]:
+    try:
+        return load_scenario(run.scenario), []
+    except ScenarioError as exc:
+        return None, [f"scenario.yaml could not be read, so no SLO was judged: {exc}"]
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def _tables(history: History, events: pd.DataFrame, series: dict[str, pd.DataFrame]) -> dict[str, pa.Table]:
+    frames = [s for s in series.values() if len(s)]
+    all_series = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=throughput.SERIES_COLUMNS)
+    return {
+        "history": _history_table(history),
+        "events": pa.Table.from_pandas(_scalar_columns(events), preserve_index=False),
+        "series": pa.Table.from_pandas(all_series, preserve_index=False),
+    }
+
+
+def _history_table(history: History) -> pa.Table:
+    """One row per operation; complete_ns is null for an invoke that never completed."""
+    ops = history.ops
+
+    def text(column: str) -> pa.DictionaryArray:
+        codes = ops[column].cat.codes.to_numpy()
+        categories = ops[column].cat.categories
+        return pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0),
+                                              arrow_text(categories))
+
+    complete = ops["complete_ns"].to_numpy()
+    return pa.table({
+        "process": ops["process"].to_numpy(),
+        "f": text("f"),
+        "key": history.keys.text(ops["key_id"].to_numpy()),
+        "type": text("type"),
+        "invoke_ns": ops["invoke_ns"].to_numpy(),
+        "complete_ns": pa.array(complete, mask=complete == NO_COMPLETION),
+        "pod": text("pod"),
+        "error": text("error"),
+    })
+
+
+def _scalar_columns(events: pd.DataFrame) -> pd.DataFrame:
+    """Events as Parquet can hold them: a column whose values are not all one scalar type becomes JSON text."""
+    out = events.copy()
+    for column in out.columns:
+        values = out[column].dropna()
+        kinds = {type(v) for v in values}
+        if len(kinds) > 1 or not kinds <= {str, int, float, bool, np.int64, np.float64, np.bool_}:
+            out[column] = [None if _missing(v) else json.dumps(v, default=str) for v in out[column]]
+    return out
+
+
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value))
