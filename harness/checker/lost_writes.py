@@ -91,29 +91,29 @@ def _sample(history: History, keys: np.ndarray, lost: np.ndarray, first_ack_ns: 
 
 
 def _acked_by_demoted_primary(acks: pd.DataFrame, events: pd.DataFrame) -> np.ndarray:
-    """Which acknowledgements came from a pod in a primary term that ended in demotion.
+    """Which acknowledgements came from a pod after another pod had been made primary of its shard.
 
-    A pod's term as primary runs from its role-change to `primary` (or from the start, when it
-    acknowledged writes before the watchers' first word on it) to its next role-change; the term
-    ended in demotion when that change is to `replica`: the pod kept serving and then resynced from
-    another primary, discarding its unreplicated writes (the split-brain window). A term that ends
-    in `down` (killed, or unreachable) does not count, even if the pod rejoins as a replica later:
-    whether the watcher saw it back as `primary` in between depends on its polling, not on the pod.
+    That is the split-brain window: the watchers' `primary-change` event (Sentinel's
+    +switch-master, or the cluster's new slot owner) named someone else, yet this pod still
+    acknowledged writes, which it will discard when it rejoins as a replica. A pod's shard is the
+    one of the primary-change events that name it; a pod no change names was never superseded.
     """
     demoted = np.zeros(len(acks), bool)
-    roles = of_type(events, "role-change")
-    if not len(roles) or not len(acks):
+    changes = of_type(events, "primary-change")
+    if not len(changes) or not len(acks):
         return demoted
+    shard = changes["shard"] if "shard" in changes else pd.Series(None, index=changes.index, dtype=object)
+    shard_key = pd.Series(["-" if pd.isna(v) else str(v) for v in shard], index=changes.index)  # null: one shard
+    change_ns = np.array([to_ns(t) for t in changes["t"]], np.int64)
     pod_codes = acks["pod"].cat.codes.to_numpy()
     ack_ns = acks["complete_ns"].to_numpy()
-    for pod, changes in roles.groupby("pod", sort=False):
-        if pod not in acks["pod"].cat.categories:
-            continue
-        mine = pod_codes == acks["pod"].cat.categories.get_loc(pod)
-        times = np.array([to_ns(t) for t in changes["t"]], np.int64)
-        role = list(changes["role"])
-        term = np.searchsorted(times, ack_ns[mine], side="right")  # index of the change that ends it
-        was_primary = np.array([True] + [r == "primary" for r in role])[term]
-        ends_as_replica = np.array([r == "replica" for r in role] + [False])[term]
-        demoted[mine] = was_primary & ends_as_replica
+    for pod in acks["pod"].cat.categories:
+        named = (changes["old"] == pod) | (changes["new"] == pod)
+        for shard in shard_key[named].unique():
+            in_shard = (shard_key == shard).to_numpy()
+            times, new = change_ns[in_shard], changes["new"].to_numpy()[in_shard]
+            mine = pod_codes == acks["pod"].cat.categories.get_loc(pod)
+            latest = np.searchsorted(times, ack_ns[mine], side="right") - 1  # the change in force at the ack
+            superseded = (latest >= 0) & (new[np.maximum(latest, 0)] != pod)
+            demoted[mine] |= superseded
     return demoted
