@@ -1,0 +1,64 @@
+"""Before a run: every fault the platform cannot make here, with the reason, or nothing.
+
+Checks run for real where they can, inside a pod's network: iptables answers, the delayer can
+bind an NFQUEUE (root, kernel support, the fnfqueue package), an IFB device can be made.
+"""
+
+from __future__ import annotations
+
+from harness.nemesis import latency, network
+from harness.nemesis.faults import Context
+from harness.scenario import Pause, _target_problem, fault_targets
+
+IPTABLES_KINDS = {"partition", "packet-loss", "latency"}
+
+
+def problems(ctx: Context, faults: list) -> list[str]:
+    """One line per fault that cannot be made: `faults.<i> (<kind>): <reason>`."""
+    caps = ctx.platform.capabilities()
+    topology = ctx.deployment.topo
+    probe = _Probe(ctx)
+    found = []
+    for i, fault in enumerate(faults):
+        reasons = [caps[fault.kind]] if caps.get(fault.kind) else []
+        reasons += [f"{path}: {p}" for path, t in fault_targets(fault) if (p := _target_problem(topology, t))]
+        if not reasons:
+            reasons += _fault_specific(ctx, fault, probe)
+        found += [f"faults.{i} ({fault.kind}): {reason}" for reason in reasons]
+    return found
+
+
+def _fault_specific(ctx: Context, fault, probe: "_Probe") -> list[str]:
+    reasons = []
+    if isinstance(fault, Pause) and fault.method == "debug-sleep":
+        target = fault.target
+        if target.role == "sentinel" or (target.pod and ctx.deployment.pod(target.pod).kind == "sentinel"):
+            reasons.append("method debug-sleep needs a Redis server; a sentinel has no DEBUG command (use sigstop)")
+    if fault.kind in IPTABLES_KINDS:
+        reasons += probe.once("iptables", [*network.IPTABLES, "-S", "INPUT"])
+    if fault.kind == "latency":
+        reasons += probe.once("nfqueue", latency.check_argv(65500))
+    if fault.kind == "bandwidth":
+        reasons += probe.once("tc", ["tc", "qdisc", "show"])
+        if fault.direction != "egress":
+            reasons += probe.once("ifb", ["sh", "-c", "ip link add rhifbcheck type ifb && ip link del rhifbcheck"])
+    return reasons
+
+
+class _Probe:
+    """Runs each check once, in the first Redis pod's network, and remembers the answer."""
+
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+        self.answers: dict[str, list[str]] = {}
+
+    def once(self, name: str, argv: list[str]) -> list[str]:
+        if name not in self.answers:
+            pod = self.ctx.deployment.redis_pods()[0]
+            try:
+                proc = self.ctx.run(pod, argv, check=False)
+                ok, detail = proc.returncode == 0, (proc.stderr or proc.stdout).strip()
+            except OSError as exc:
+                ok, detail = False, str(exc)
+            self.answers[name] = [] if ok else [f"`{' '.join(argv)}` fails in a pod's network: {detail}"]
+        return self.answers[name]
