@@ -95,9 +95,14 @@ def _print_headline(summary: dict | None, run_dir: Path, status: str) -> None:
         print(f"run {status}; no summary (see {run_dir})")
         return
     t, w = summary.get("throughput", {}), summary.get("writes", {})
+
+    def rate(key: str) -> str:
+        value = t.get(key)
+        return "n/a" if value is None else f"{value:.0f}"
+
     print(f"verdict: {summary.get('verdict')}   run: {status}   dir: {run_dir}")
-    print(f"throughput ops/s: baseline {t.get('baseline_ops_per_s', 0):.0f}, during faults "
-          f"{t.get('during_fault_ops_per_s', 0):.0f}, recovered {t.get('recovered_ops_per_s', 0):.0f}")
+    print(f"throughput ops/s ({t.get('driver', 'headline driver')}): baseline {rate('baseline_ops_per_s')}, "
+          f"during faults {rate('during_fault_ops_per_s')}, recovered {rate('recovered_ops_per_s')}")
     for f in summary.get("failover", []):
         print(f"fault {f.get('fault_id')}: unavailable {f.get('unavailable_s')} s, detected {f.get('detected_s')} s, "
               f"promoted {f.get('promoted_s')} s, new primary {f.get('new_primary')}")

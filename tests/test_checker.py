@@ -285,7 +285,7 @@ def test_no_faults_no_failover_and_the_whole_run_is_baseline(run):
 
     assert summary["faults"] == [] and summary["failover"] == []
     assert summary["throughput"] == {
-        "baseline_ops_per_s": 1.75, "during_fault_ops_per_s": None, "recovered_ops_per_s": None,
+        "driver": "probe", "baseline_ops_per_s": 1.75, "during_fault_ops_per_s": None, "recovered_ops_per_s": None,
         "by_driver": {"probe": {"baseline_ops_per_s": 1.75, "during_fault_ops_per_s": None,
                                 "recovered_ops_per_s": None}},
     }

@@ -101,3 +101,16 @@ def test_run_refuses_bad_file_before_deploying(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert not (tmp_path / "out").exists()
+
+
+def test_published_json_schema_is_current():
+    """docs/scenario.schema.json (for editors and CI linting) is generated from the model; keep it in step."""
+    import json
+
+    from harness.scenario import Scenario
+
+    published = json.loads((ROOT / "docs" / "scenario.schema.json").read_text())
+    assert published == json.loads(json.dumps(Scenario.model_json_schema())), (
+        "regenerate: python -c \"import json; from harness.scenario import Scenario; "
+        "open('docs/scenario.schema.json','w').write(json.dumps(Scenario.model_json_schema(), indent=1)+'\\n')\""
+    )

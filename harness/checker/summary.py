@@ -130,7 +130,7 @@ def _throughput(series: dict[str, pd.DataFrame], history: History, firings: list
                  for driver, s in series.items()}
     headline = next((d for d in throughput.HEADLINE_DRIVERS if d in by_driver), None)
     nothing = throughput.phase_rates(pd.DataFrame(columns=throughput.SERIES_COLUMNS), firings, run_end_s)
-    return {**(by_driver[headline] if headline else nothing), "by_driver": by_driver}
+    return {"driver": headline, **(by_driver[headline] if headline else nothing), "by_driver": by_driver}
 
 
 def _acknowledged_latency_us(history: History) -> np.ndarray:
