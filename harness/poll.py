@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Callable, TypeVar
 
@@ -42,3 +43,12 @@ def wait_until(
             extra = f"\n{describe_failure()}" if describe_failure else ""
             raise PollTimeout(f"timed out after {timeout:g}s waiting for {what}{detail}{extra}")
         time.sleep(interval)
+
+
+def join_all(threads: list[threading.Thread | None], timeout: float) -> list[str]:
+    """Join threads against one shared deadline; returns the names of those still alive."""
+    deadline = time.monotonic() + timeout
+    for thread in threads:
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(max(0.0, deadline - time.monotonic()))
+    return [t.name for t in threads if t is not None and t.is_alive()]

@@ -21,6 +21,7 @@ from harness import roles
 from harness.platforms.base import Deployment, Pod
 from harness.redisconn import pod_client
 from harness.rundir import EventLog
+from harness.poll import join_all
 
 MAX_DURATION_S = 86400 + 600  # watchers stop by themselves at the latest after the longest scenario
 POLL_TIMEOUT_S = 0.5  # a pod that does not answer INFO within this is `down` (paused counts as down)
@@ -56,10 +57,7 @@ class Watcher:
     def stop(self, timeout: float = 5.0) -> bool:
         """Stop every watcher thread; True when all have. Idempotent."""
         self._stop.set()
-        deadline = time.monotonic() + timeout
-        for thread in self._threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        return not any(t.is_alive() for t in self._threads)
+        return not join_all(self._threads, timeout)
 
     def _running(self, deadline: float) -> bool:
         return not self._stop.is_set() and time.monotonic() < deadline

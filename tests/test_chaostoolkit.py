@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,8 +17,10 @@ from harness.poll import wait_until
 from tests.conftest import needs_redis, needs_root
 from tests.test_nemesis import assert_no_fault_left
 
+# The `chaos` of this interpreter's environment, so the CLI imports this checkout's harness.
+CHAOS = shutil.which("chaos", path=str(Path(sys.executable).parent)) or shutil.which("chaos")
 pytestmark = [needs_redis, needs_root,
-              pytest.mark.skipif(shutil.which("chaos") is None, reason="the chaostoolkit CLI is not installed")]
+              pytest.mark.skipif(CHAOS is None, reason="the chaostoolkit CLI is not installed")]
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "scenarios" / "chaostoolkit"
 SENTINEL = {"kind": "sentinel", "replicas": 2, "sentinels": 3, "quorum": 2, "down_after_ms": 1000,
@@ -28,7 +31,7 @@ def chaos_run(experiment: Path, deployment, tmp_path: Path) -> dict:
     journal = tmp_path / "journal.json"
     env = {**os.environ, ctk.ENV: str(deployment.state_file)}
     proc = subprocess.run(
-        ["chaos", "--no-version-check", "--log-file", str(tmp_path / "chaostoolkit.log"), "run",
+        [CHAOS, "--no-version-check", "--log-file", str(tmp_path / "chaostoolkit.log"), "run",
          "--rollback-strategy", "always", "--journal-path", str(journal), str(experiment)],
         env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert journal.exists(), proc.stdout + proc.stderr

@@ -20,6 +20,7 @@ from harness.nemesis.faults import ActiveFault, Context
 from harness.nemesis.targets import rng_for
 from harness.platforms.base import Deployment
 from harness.rundir import EventLog, RunClock
+from harness.poll import join_all
 
 SOURCE = "nemesis"
 VERIFY_WITHIN_S = 15.0  # a fault's verification polls at most this long (or until the firing ends)
@@ -89,10 +90,7 @@ class Nemesis:
         """No new firing starts; every active fault is healed; worker threads are joined."""
         self._stopping.set()
         errors = self.heal_all()
-        deadline = time.monotonic() + timeout
-        for thread in [self._scheduler, *self._workers]:
-            if thread is not None and thread is not threading.current_thread():
-                thread.join(max(0.0, deadline - time.monotonic()))
+        join_all([self._scheduler, *self._workers], timeout)
         return errors + [e for e in self.heal_all() if e not in errors]  # a firing that finished applying late
 
     def done(self) -> bool:

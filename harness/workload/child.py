@@ -162,3 +162,52 @@ class RunBoundChild:
         rc = self.child.stop()
         self._thread.join(timeout=30)
         return rc
+
+
+class ChildDriver:
+    """What the load drivers share around their RunBoundChild: wait, stop, and collecting once.
+
+    Subclasses set `name` and `grace_s`, create `self._run` in `start()`, and turn the tool's
+    output into tables in `_collect(rc)`, which runs exactly once whichever way the tool ended.
+    """
+
+    name = "driver"
+    grace_s = 30.0
+
+    def __init__(self, deployment, spec, run_dir, clock, events, *, duration_s: float, seed: int = 0):
+        self.deployment, self.spec, self.run_dir = deployment, spec, run_dir
+        self.clock, self.events, self.duration_s, self.seed = clock, events, duration_s, seed
+        self._run: RunBoundChild | None = None
+        self._finish_lock = threading.Lock()
+        self._rc: int | None = None
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Wait for the tool to end (by itself, or at the run's end); past `timeout` (default: the
+        run's end plus a grace) it is stopped and that is an error. Returns its exit code."""
+        if self._run is None:
+            raise RuntimeError(f"{type(self).__name__}.wait() before start()")
+        if timeout is None:
+            timeout = max(0.0, self.duration_s - self.clock.t()) + self.grace_s
+        rc = self._run.wait(timeout)
+        if rc is None:
+            self.events.emit("driver", "driver-error", driver=self.name,
+                             detail=f"still running {timeout:g}s after wait() began; stopping it")
+            return self.stop()
+        return self._finish(rc)
+
+    def stop(self) -> int:
+        """SIGTERM to the tool's process group (so it writes its final stats), SIGKILL if it lingers."""
+        if self._run is None:
+            return 0
+        rc = self._run.stop()
+        return self._finish(rc if rc is not None else -1)
+
+    def _finish(self, rc: int) -> int:
+        with self._finish_lock:
+            if self._rc is None:
+                self._rc = rc
+                self._collect(rc)
+            return self._rc
+
+    def _collect(self, rc: int) -> None:
+        raise NotImplementedError

@@ -19,14 +19,13 @@ import math
 import os
 import socket
 import sys
-import threading
 from pathlib import Path
 
 from harness.platforms.base import Deployment
 from harness.rundir import EventLog, RunClock, RunDir
 from harness.scenario import LocustLoad
 from harness.workload import persecond
-from harness.workload.child import ChildProcess, RunBoundChild
+from harness.workload.child import ChildDriver, ChildProcess, RunBoundChild
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 DRIVER = "locust"
@@ -79,18 +78,15 @@ def locust_total_requests(stats_json: Path) -> int | None:
         return None
 
 
-class LocustDriver:
+class LocustDriver(ChildDriver):
     name = DRIVER
+    grace_s = START_GRACE_S
 
     def __init__(self, deployment: Deployment, spec: LocustLoad, run_dir: RunDir, clock: RunClock,
                  events: EventLog, *, duration_s: float, seed: int = 0):
-        self.deployment, self.spec, self.run_dir = deployment, spec, run_dir
-        self.clock, self.events, self.duration_s, self.seed = clock, events, duration_s, seed
+        super().__init__(deployment, spec, run_dir, clock, events, duration_s=duration_s, seed=seed)
         self.seconds_dir = run_dir.raw_dir / "locust-seconds"
         self.csv_prefix = run_dir.raw_dir / "locust"
-        self._run: RunBoundChild | None = None
-        self._finish_lock = threading.Lock()
-        self._rc: int | None = None
         self.totals: dict[str, int | None] = {}
 
     def start(self) -> None:
@@ -110,50 +106,24 @@ class LocustDriver:
                          detail=f"locust -u {self.spec.users} -r {self.spec.spawn_rate:g} until t={self.duration_s:g}s "
                                 f"--processes {self.spec.processes} (pid {child.pid})")
 
-    def wait(self, timeout: float | None = None) -> int:
-        """Wait for Locust to end (it is stopped at the run's end); past `timeout` (default: the run's
-        end plus a grace) it is stopped and that is an error. Returns its exit code; writes the series."""
-        if self._run is None:
-            raise RuntimeError("LocustDriver.wait() before start()")
-        if timeout is None:
-            timeout = max(0.0, self.duration_s - self.clock.t()) + START_GRACE_S
-        rc = self._run.wait(timeout)
-        if rc is None:
+    def _collect(self, rc: int) -> None:
+        merged = persecond.merge_files(sorted(self.seconds_dir.glob(persecond.FILE_GLOB)))
+        rows = persecond.series_rows(merged, DRIVER)
+        persecond.write_series(self.run_dir.series(DRIVER), rows)
+        self.totals = {
+            "requests": sum(s.requests for s in merged.values()),
+            "requests_locust": locust_total_requests(Path(f"{self.csv_prefix}.json")),
+            "ok": sum(s.ok for s in merged.values()), "fail": sum(s.fail for s in merged.values()),
+        }
+        how = {"run-end": " (stopped at the run's end)", "harness": " (stopped by the harness)"}
+        detail = f"exit code {rc}{how.get(self._run.stop_reason, '')}; {json.dumps(self.totals)}"
+        if rc != 0 and self._run.stop_reason != "harness":
+            self.events.emit("driver", "driver-error", driver=DRIVER, detail=f"{detail}; see raw/locust.log")
+        elif not rows:
             self.events.emit("driver", "driver-error", driver=DRIVER,
-                             detail=f"still running {timeout:g}s after wait() began; stopping it")
-            return self.stop()
-        return self._finish(rc)
-
-    def stop(self) -> int:
-        """SIGTERM to Locust's process group (it writes its final stats), SIGKILL if it lingers."""
-        if self._run is None:
-            return 0
-        rc = self._run.stop()
-        return self._finish(rc if rc is not None else -1)
-
-    def _finish(self, rc: int) -> int:
-        with self._finish_lock:
-            if self._rc is not None:
-                return self._rc
-            self._rc = rc
-            merged = persecond.merge_files(sorted(self.seconds_dir.glob(persecond.FILE_GLOB)))
-            rows = persecond.series_rows(merged, DRIVER)
-            persecond.write_series(self.run_dir.series(DRIVER), rows)
-            self.totals = {
-                "requests": sum(s.requests for s in merged.values()),
-                "requests_locust": locust_total_requests(Path(f"{self.csv_prefix}.json")),
-                "ok": sum(s.ok for s in merged.values()), "fail": sum(s.fail for s in merged.values()),
-            }
-            how = {"run-end": " (stopped at the run's end)", "harness": " (stopped by the harness)"}
-            detail = f"exit code {rc}{how.get(self._run.stop_reason, '')}; {json.dumps(self.totals)}"
-            if rc != 0 and self._run.stop_reason != "harness":
-                self.events.emit("driver", "driver-error", driver=DRIVER, detail=f"{detail}; see raw/locust.log")
-            elif not rows:
-                self.events.emit("driver", "driver-error", driver=DRIVER,
-                                 detail=f"{detail}; no request completed (see raw/locust.log)")
-            elif self.totals["requests_locust"] not in (None, self.totals["requests"]):
-                self.events.emit("driver", "driver-error", driver=DRIVER,
-                                 detail=f"{detail}; the per-second series misses requests Locust counted "
-                                        "(a Locust process was killed before writing its last second?)")
-            self.events.emit("driver", "driver-end", driver=DRIVER, detail=detail)
-            return rc
+                             detail=f"{detail}; no request completed (see raw/locust.log)")
+        elif self.totals["requests_locust"] not in (None, self.totals["requests"]):
+            self.events.emit("driver", "driver-error", driver=DRIVER,
+                             detail=f"{detail}; the per-second series misses requests Locust counted "
+                                    "(a Locust process was killed before writing its last second?)")
+        self.events.emit("driver", "driver-end", driver=DRIVER, detail=detail)

@@ -27,6 +27,7 @@ from harness.redisconn import pod_client
 from harness.rundir import FINAL_COLUMNS, EventLog, HistoryWriter
 from harness.scenario import Probe as ProbeSpec
 from harness.workload.probe_client import Outcome, Target, make_target
+from harness.poll import join_all
 
 MAX_DURATION_S = 86400 + 600  # the longest scenario plus headroom: clients stop by themselves at the latest then
 BACKOFF_BASE_S = 0.01
@@ -111,10 +112,7 @@ class Probe:
     def stop(self, timeout: float = 5.0) -> bool:
         """Ask every client to finish its operation and return; True when all have. Idempotent."""
         self._stop.set()
-        deadline = time.monotonic() + timeout
-        for thread in self._threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        stuck = [t.name for t in self._threads if t.is_alive()]
+        stuck = join_all(self._threads, timeout)
         self._end(f"{self.writes_invoked()} writes invoked" + (f"; still in an operation: {stuck}" if stuck else ""))
         return not stuck
 

@@ -40,7 +40,7 @@ from harness.platforms.base import Deployment
 from harness.roles import primaries
 from harness.rundir import EventLog, RunClock, RunDir
 from harness.scenario import RedisBenchmarkLoad
-from harness.workload.child import ChildProcess, RunBoundChild
+from harness.workload.child import ChildDriver, ChildProcess, RunBoundChild
 from harness.workload.persecond import SERIES_COLUMNS, write_series
 
 DRIVER = "redis-benchmark"
@@ -293,20 +293,18 @@ def run_benchmark(deployment: Deployment, spec: RedisBenchmarkLoad, *, timeout_s
 # --------------------------------------------------------------------------- the driver
 
 
-class RedisBenchmarkDriver:
+class RedisBenchmarkDriver(ChildDriver):
+    """redis-benchmark draws its own keys (-r): the seed has nothing to seed."""
+
     name = DRIVER
+    grace_s = STOP_GRACE_S
 
     def __init__(self, deployment: Deployment, spec: RedisBenchmarkLoad, run_dir: RunDir, clock: RunClock,
                  events: EventLog, *, duration_s: float, seed: int = 0):
-        self.deployment, self.spec, self.run_dir = deployment, spec, run_dir
-        self.clock, self.events, self.duration_s = clock, events, duration_s
-        self.seed = seed  # redis-benchmark draws its own keys (-r); nothing to seed
+        super().__init__(deployment, spec, run_dir, clock, events, duration_s=duration_s, seed=seed)
         self.parser = OutputParser()
         self.table: list[TestResult] = []
-        self._run: RunBoundChild | None = None
         self._reader: threading.Thread | None = None
-        self._finish_lock = threading.Lock()
-        self._rc: int | None = None
         self.raw_out = run_dir.raw_dir / "redis-benchmark.out"
 
     def start(self) -> None:
@@ -341,53 +339,28 @@ class RedisBenchmarkDriver:
                 self.parser.feed(chunk.decode(errors="replace"), self.clock.t())
         self.parser.close(self.clock.t())
 
-    def wait(self, timeout: float | None = None) -> int:
-        """Wait for redis-benchmark to end (by itself, or at the run's end); past `timeout` (default: the
-        run's end plus a grace) it is stopped and that is an error. Returns its exit code."""
-        if self._run is None:
-            raise RuntimeError("RedisBenchmarkDriver.wait() before start()")
-        if timeout is None:
-            timeout = max(0.0, self.duration_s - self.clock.t()) + STOP_GRACE_S
-        rc = self._run.wait(timeout)
-        if rc is None:
+    def _collect(self, rc: int) -> None:
+        if self._reader is not None:
+            self._reader.join(timeout=10)
+        reason = self._run.stop_reason if self._run else None
+        self.table = self.parser.table(reason)
+        write_table(self.run_dir.raw_dir / "redis-benchmark.csv", self.table)
+        write_series(self.run_dir.series(DRIVER), self.parser.series(), SERIES_COLUMNS + SERIES_EXTRA)
+        if self._run is not None and self._run.error is not None:
+            self.events.emit("driver", "driver-error", driver=DRIVER, detail=f"did not start: {self._run.error}")
+        aborted = [r for r in self.table if r.aborted]
+        if aborted:
             self.events.emit("driver", "driver-error", driver=DRIVER,
-                             detail=f"still running {timeout:g}s after wait() began; stopping it")
-            return self.stop()
-        return self._finish(rc)
-
-    def stop(self) -> int:
-        if self._run is None:
-            return 0
-        rc = self._run.stop()
-        return self._finish(rc if rc is not None else -1)
-
-    def _finish(self, rc: int) -> int:
-        with self._finish_lock:
-            if self._rc is not None:
-                return self._rc
-            self._rc = rc
-            if self._reader is not None:
-                self._reader.join(timeout=10)
-            reason = self._run.stop_reason if self._run else None
-            self.table = self.parser.table(reason)
-            write_table(self.run_dir.raw_dir / "redis-benchmark.csv", self.table)
-            write_series(self.run_dir.series(DRIVER), self.parser.series(), SERIES_COLUMNS + SERIES_EXTRA)
-            if self._run is not None and self._run.error is not None:
-                self.events.emit("driver", "driver-error", driver=DRIVER, detail=f"did not start: {self._run.error}")
-            aborted = [r for r in self.table if r.aborted]
-            if aborted:
-                self.events.emit("driver", "driver-error", driver=DRIVER,
-                                 detail=f"aborted during {aborted[-1].test}: {aborted[-1].detail} (exit code {rc})")
-            elif rc != 0 and reason is None:
-                self.events.emit("driver", "driver-error", driver=DRIVER,
-                                 detail=f"exit code {rc}: {'; '.join(self.parser.errors) or 'see raw/'}")
-            done = sum(1 for r in self.table if r.rps is not None)
-            how = {"run-end": ", stopped at the run's end", "harness": ", stopped by the harness"}.get(reason, "")
-            if self._run is not None and not self._run.started:
-                how = f", never started (stopped before its start at t={self.spec.start_s:g}s)"
-            self.events.emit("driver", "driver-end", driver=DRIVER,
-                             detail=f"exit code {rc}{how}; {done} test(s) complete, {len(aborted)} aborted")
-            return rc
+                             detail=f"aborted during {aborted[-1].test}: {aborted[-1].detail} (exit code {rc})")
+        elif rc != 0 and reason is None:
+            self.events.emit("driver", "driver-error", driver=DRIVER,
+                             detail=f"exit code {rc}: {'; '.join(self.parser.errors) or 'see raw/'}")
+        done = sum(1 for r in self.table if r.rps is not None)
+        how = {"run-end": ", stopped at the run's end", "harness": ", stopped by the harness"}.get(reason, "")
+        if self._run is not None and not self._run.started:
+            how = f", never started (stopped before its start at t={self.spec.start_s:g}s)"
+        self.events.emit("driver", "driver-end", driver=DRIVER,
+                         detail=f"exit code {rc}{how}; {done} test(s) complete, {len(aborted)} aborted")
 
 
 def _read_some(stream: IO[bytes]) -> bytes:
