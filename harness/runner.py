@@ -140,6 +140,9 @@ class _Session:
                    "version": p.version} for p in self.deployment.pods],
         )
         self.events.emit("runner", "deploy-done", detail=f"{len(self.deployment.pods)} pods")
+        if self.deployment.network == "loopback":
+            self._degrade("not root: pods run on 127.x loopback addresses without network namespaces; "
+                          "network faults are unavailable")
         self._start_components()
         self.progress(f"running for {scenario.duration_s:g}s")
         self._wait_duration()

@@ -132,6 +132,26 @@ def test_standalone_with_aof_always_loses_nothing(tmp_path):
     assert summary["writes"]["lost"] == 0 == len(set(acked_writes(run_dir)) & absent_keys(run_dir))
 
 
+def assert_complete_run_directory(run_dir: Path, slos: int) -> None:
+    """Every file a run promises, summary.json valid against its published schema, JUnit with one case
+    per SLO, and an HTML page whose only images are inlined."""
+    import jsonschema
+    from junitparser import JUnitXml
+
+    for name in ("scenario.yaml", "meta.json", "events.jsonl", "history.csv", "final.csv", "summary.json",
+                 "junit.xml", "report.html", "series/probe.csv", "tables/history.parquet"):
+        assert (run_dir / name).is_file(), f"{name} missing"
+    assert sorted(p.name for p in (run_dir / "plots").glob("*.png"))
+    assert {p.name for p in (run_dir / "logs").glob("*.log")} >= {"redis-0.log", "sentinel-0.log"}
+    schema = json.loads((Path(__file__).resolve().parent.parent / "docs" / "summary.schema.json").read_text())
+    jsonschema.validate(json.loads((run_dir / "summary.json").read_text()), schema)
+    cases = [case for suite in JUnitXml.fromfile(str(run_dir / "junit.xml")) for case in suite]
+    assert len([c for c in cases if c.classname.endswith(".slo")]) == slos, [c.name for c in cases]
+    page = (run_dir / "report.html").read_text()
+    sources = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)""", page)
+    assert sources and all(s.startswith("data:image/png;base64,") or s.startswith("#") for s in sources), sources
+
+
 def sentinel_log_time(run_dir: Path, pattern: str) -> float | None:
     """Wall time of the first sentinel log line matching `pattern` (Redis logs `dd Mon yyyy hh:mm:ss.mmm`)."""
     stamps = []
@@ -148,7 +168,9 @@ def test_sentinel_primary_kill_window_and_promotion_time(tmp_path):
     summary, run_dir = run(
         tmp_path, duration_s=16, topology=SENTINEL, workload={"probe": PROBE},
         faults=[{"kind": "pod-kill", "target": {"role": "primary"}, "at_s": 4, "duration_s": 8}],
+        slos={"max_unavailable_s": 15, "max_lost_writes": 10, "max_p99_ms": 1000},
     )
+    assert_complete_run_directory(run_dir, slos=3)
     (failover,) = summary["failover"]
     down_after = SENTINEL["down_after_ms"] / 1000
     assert down_after <= failover["unavailable_s"] <= down_after + 10
