@@ -43,3 +43,20 @@ def test_deploy_status_destroy(tmp_path):
     assert destroyed.returncode == 0, destroyed.stderr
     assert not Path(state).exists()
     assert cli("status", state).returncode == 2
+
+
+def test_repeat_then_compare(tmp_path):
+    """`run --repeat` writes one run directory per repetition and an aggregate; `compare` reads them back."""
+    out = tmp_path / "runs"
+    ran = cli("run", "scenarios/standalone-baseline.yaml", "--repeat", "2", "--duration", "4", "--out", str(out),
+              "--set", "workload.locust.enabled=false", "--set", "settle_s=0", "--set", "slos={}")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["run-1", "run-2"]
+    assert (out / "aggregate.json").exists() and "median" in (out / "aggregate.md").read_text().lower()
+    same = cli("compare", str(out / "run-1"), str(out / "run-2"), "--markdown", str(tmp_path / "diff.md"))
+    assert same.returncode in (0, 1), same.stderr  # two real runs: either verdict is honest, a crash is not
+    assert (tmp_path / "diff.md").read_text().startswith("#") or "|" in (tmp_path / "diff.md").read_text()
+    identical = cli("compare", str(out / "run-1"), str(out / "run-1"))
+    assert identical.returncode == 0, identical.stdout
+    bad = cli("compare", str(out / "run-1"), str(out / "run-1"), "--threshold", "no.such.metric=10%")
+    assert bad.returncode == 2 and "no.such.metric" in bad.stderr
