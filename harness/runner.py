@@ -67,6 +67,7 @@ def run_scenario(
     run_dir.update_meta(
         run_id=run_id, scenario=scenario.name, platform=scenario.platform, topology=scenario.topology.model_dump(mode="json"),
         harness_version=__version__, start_mono_ns=clock.start_mono_ns, start_wall=clock.start_wall,
+        utc_offset_s=time.localtime().tm_gmtoff,  # servers log local time
         duration_s=scenario.duration_s, status="running", error=None, degraded=[],
     )
     events = EventLog(run_dir.events, clock)

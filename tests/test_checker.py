@@ -7,6 +7,7 @@ known outcomes. Real-server tests of the same definitions live with the probe.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -468,3 +469,29 @@ def test_a_torn_last_line_and_a_missing_final_read_are_reported(run):
     assert any("history.csv: 1 unreadable" in d for d in summary["degraded"])
     assert any("events.jsonl: 1 lines" in d for d in summary["degraded"])
     assert any("final.csv is missing" in d for d in summary["degraded"])
+
+
+def test_sentinel_logs_time_detection_and_promotion_when_pubsub_arrives_late(run):
+    """A partition held the watcher's pub/sub messages until the heal (they arrive at 14.0 s); the
+    sentinel's own log says +sdown at 11.2 s and +switch-master at 12.5 s. The log wins, and the
+    +switch-master also opens the split-brain window for redis-0 from 12.5 s."""
+    run.fault("0.0", 10.0, 13.5, kind="partition")
+    old, new = address("redis-0"), address("redis-1")
+    run.sentinel(14.0, "+sdown", f"master mymaster {old}")
+    run.sentinel(14.0, "+switch-master", f"mymaster {old} {new}")
+    run.write(0, 1, 12.9, "ok", 13.0, pod="redis-0", present=False)  # acknowledged by the superseded primary
+    run.write(0, 2, 11.9, "ok", 12.0, pod="redis-0", present=False)  # before the promotion
+    path = run.build()
+    (path / "logs").mkdir()
+    wall = lambda t: time.strftime("%d %b %Y %H:%M:%S", time.gmtime(1_800_000_000 + t)) + f".{round(t * 1000) % 1000:03d}"
+    (path / "logs" / "sentinel-0.log").write_text(
+        f"77:X {wall(11.2)} # +sdown master mymaster {old}\n"
+        f"77:X {wall(11.25)} # +odown master mymaster {old} #quorum 2/2\n"
+        f"77:X {wall(12.5)} # +switch-master mymaster {old} {new}\n")
+    meta = json.loads((path / "meta.json").read_text())
+    (path / "meta.json").write_text(json.dumps({**meta, "utc_offset_s": 0}))
+    summary = check(path)
+
+    (failover,) = summary["failover"]
+    assert (failover["detected_s"], failover["promoted_s"], failover["new_primary"]) == (1.2, 2.5, "redis-1")
+    assert (summary["writes"]["lost"], summary["writes"]["acknowledged_by_demoted_primary"]) == (2, 1)

@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from harness.checker import latency, slo, throughput
 from harness.checker.availability import failovers
 from harness.checker.events import NS, Firing, fault_firings, load_events
+from harness.checker.server_logs import sentinel_log_events, with_server_logs
 from harness.checker.history import NO_COMPLETION, History, arrow_text, load_final, load_history
 from harness.checker.lost_writes import WriteCounts, count_writes
 from harness.errors import ScenarioError
@@ -42,8 +43,9 @@ def build(run: RunDir) -> Analysis:
     events, bad_events = load_events(run.events)
     firings = fault_firings(events)
     run_end_s = _run_end(meta, events, history)
-    failover, failover_notes = failovers(history, events, firings, meta.get("pods") or [], run_end_s)
-    writes = count_writes(history, final, events)
+    server_events = with_server_logs(events, sentinel_log_events(run.logs_dir, meta))
+    failover, failover_notes = failovers(history, server_events, firings, meta.get("pods") or [], run_end_s)
+    writes = count_writes(history, final, server_events)
     series = _driver_series(run, history)
 
     summary: dict[str, Any] = {

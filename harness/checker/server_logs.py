@@ -1,0 +1,63 @@
+"""Sentinel's own log as a source of server events, timed by the sentinel, not by when we heard it.
+
+The watcher hears Sentinel over pub/sub; when a partition cuts the harness off from the sentinels
+(a primary isolated with the clients on its side), their messages sit in TCP retransmission and
+arrive after the heal, seconds late. The sentinels' logs, copied into `logs/` at teardown, carry
+each event's time to the millisecond, so detection and promotion are taken from them when present.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+
+# 2269:X 25 Nov 2026 23:26:41.236 # +sdown master mymaster 10.213.219.10 6379
+LINE = re.compile(r"^\d+:X (\d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2}\.\d{3}) [#*.-] ([+-][\w-]+) ?(.*)$")
+WANTED = {"+sdown", "-sdown", "+odown", "-odown", "+switch-master", "+failover-end", "+promoted-slave",
+          "+convert-to-slave"}
+
+
+def sentinel_log_events(logs_dir: Path, meta: dict) -> pd.DataFrame:
+    """Events like the watcher's `sentinel` ones (source `sentinel-log`), plus a `primary-change` per
+    +switch-master whose addresses are pods of meta.json; empty when there are no sentinel logs."""
+    start_wall = meta.get("start_wall")
+    if start_wall is None or not logs_dir.is_dir():
+        return pd.DataFrame()
+    offset = meta.get("utc_offset_s", time.localtime().tm_gmtoff)  # Redis logs local time
+    pods = {(p.get("host"), int(p.get("port", 0))): p.get("name") for p in meta.get("pods") or []}
+    rows = []
+    for log in sorted(logs_dir.glob("sentinel-*.log")):
+        for line in log.read_text(errors="replace").splitlines():
+            match = LINE.match(line)
+            if not match or match.group(2) not in WANTED:
+                continue
+            stamp = datetime.strptime(match.group(1), "%d %b %Y %H:%M:%S.%f")
+            wall = calendar.timegm(stamp.timetuple()) + stamp.microsecond / 1e6 - offset
+            event, detail = match.group(2), match.group(3)
+            base = {"t": round(wall - start_wall, 6), "wall": wall, "source": "sentinel-log"}
+            rows.append({**base, "type": "sentinel", "event": event, "detail": detail, "sentinel": log.stem})
+            change = _primary_change(event, detail, pods)
+            if change:
+                rows.append({**base, "type": "primary-change", "shard": None, **change})
+    return pd.DataFrame(rows).sort_values("t", kind="stable", ignore_index=True) if rows else pd.DataFrame()
+
+
+def _primary_change(event: str, detail: str, pods: dict) -> dict | None:
+    words = detail.split()  # +switch-master <name> <old ip> <old port> <new ip> <new port>
+    if event != "+switch-master" or len(words) < 5 or not (words[2].isdigit() and words[4].isdigit()):
+        return None
+    old, new = pods.get((words[1], int(words[2]))), pods.get((words[3], int(words[4])))
+    return {"old": old, "new": new} if old and new else None
+
+
+def with_server_logs(events: pd.DataFrame, logged: pd.DataFrame) -> pd.DataFrame:
+    """The events with the watcher's Sentinel messages replaced by the logged ones, when there are any."""
+    if not len(logged):
+        return events
+    heard = events[events["type"] != "sentinel"] if len(events) else events
+    return pd.concat([heard, logged], ignore_index=True).sort_values("t", kind="stable", ignore_index=True)
