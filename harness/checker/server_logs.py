@@ -44,7 +44,18 @@ def sentinel_log_events(logs_dir: Path, meta: dict) -> pd.DataFrame:
             change = _primary_change(event, detail, pods)
             if change:
                 rows.append({**base, "type": "primary-change", "shard": None, **change})
-    return pd.DataFrame(rows).sort_values("t", kind="stable", ignore_index=True) if rows else pd.DataFrame()
+    if not rows:
+        return pd.DataFrame()
+    frame = pd.DataFrame(rows).sort_values("t", kind="stable", ignore_index=True)
+    return frame[~_repeated_change(frame)].reset_index(drop=True)
+
+
+def _repeated_change(frame: pd.DataFrame) -> pd.Series:
+    """Every sentinel logs the same +switch-master: one primary change is the first of them."""
+    is_change = frame["type"] == "primary-change"
+    new = frame["new"].where(is_change) if "new" in frame else pd.Series(None, index=frame.index)
+    previous = new[is_change].shift(1).reindex(frame.index)
+    return is_change & (new == previous)
 
 
 def _primary_change(event: str, detail: str, pods: dict) -> dict | None:

@@ -11,7 +11,7 @@ def make_platform(name: str, **options):
 
         return LocalPlatform(**options)
     if name == "kubernetes":
-        from harness.platforms.kubernetes import KubernetesPlatform
+        from harness.platforms.kubernetes import KubernetesPlatform, options_from_env
 
-        return KubernetesPlatform(**options)
+        return KubernetesPlatform(**{**options_from_env(), **options})
     raise ScenarioError(f"unknown platform {name!r}: use local or kubernetes")

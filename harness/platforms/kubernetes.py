@@ -19,7 +19,7 @@ import os
 import socket
 import subprocess
 from dataclasses import replace
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from harness.errors import CapabilityError, PlatformError
 from harness.platforms import k8s_faults as faults
@@ -67,6 +67,24 @@ def aliases_for(pods: Sequence[Pod], namespace: str, pod_ips: dict[str, str], cl
             if host:
                 aliases[f"{host}:{port}"] = pod.name
     return aliases
+
+
+ENV_PREFIX = "REDIS_HARNESS_K8S_"
+
+
+def options_from_env(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
+    """Platform options for commands that take none (`redis-harness deploy/run --platform kubernetes`):
+    REDIS_HARNESS_K8S_ACCESS, _IMAGE, _IMAGE_PULL_POLICY, _FAULT_SIDECAR (1/0), _SIDECAR_IMAGE,
+    _NETWORK_BACKEND, _STORAGE_CLASS, _CLUSTER_DOMAIN and _TIMEOUT (readiness, seconds)."""
+    names = {"ACCESS": "access", "IMAGE": "image", "IMAGE_PULL_POLICY": "image_pull_policy",
+             "SIDECAR_IMAGE": "sidecar_image", "NETWORK_BACKEND": "network_backend",
+             "STORAGE_CLASS": "storage_class", "CLUSTER_DOMAIN": "cluster_domain"}
+    options: dict[str, Any] = {opt: environ[ENV_PREFIX + var] for var, opt in names.items() if environ.get(ENV_PREFIX + var)}
+    if environ.get(ENV_PREFIX + "FAULT_SIDECAR"):
+        options["fault_sidecar"] = environ[ENV_PREFIX + "FAULT_SIDECAR"].lower() in ("1", "true", "yes")
+    if environ.get(ENV_PREFIX + "TIMEOUT"):
+        options["ready_timeout_s"] = float(environ[ENV_PREFIX + "TIMEOUT"])
+    return options
 
 
 class KubernetesPlatform:

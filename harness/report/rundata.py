@@ -96,8 +96,20 @@ def load_run(path: str | Path) -> RunData:
     run.events = _read_events(rundir.events, run)
     run.series = _read_series(rundir, run)
     run.faults = _faults(run)
-    run.markers = _markers(run.events, cluster=(run.meta.get("topology") or {}).get("kind") == "cluster")
+    run.markers = _markers(_with_logged_primary_changes(run.events, rundir, run.meta),
+                           cluster=(run.meta.get("topology") or {}).get("kind") == "cluster")
     return run
+
+
+def _with_logged_primary_changes(events: list[dict[str, Any]], rundir: RunDir, meta: dict) -> list[dict[str, Any]]:
+    """Primary changes as the sentinels logged them, when they did: the checker's rule (its server_logs)."""
+    from harness.checker.server_logs import sentinel_log_events
+
+    logged = sentinel_log_events(rundir.logs_dir, meta)
+    if not len(logged):
+        return events
+    changes = logged[logged["type"] == "primary-change"].to_dict("records")
+    return [e for e in events if e.get("type") != "primary-change"] + changes
 
 
 def _read_json(path: Path, run: RunData, section: str) -> dict[str, Any]:
