@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,9 @@ def assert_gone(platform: LocalPlatform, deployment) -> None:
     assert not [n for n in netns.list_netns() if n.startswith(prefix)], "namespaces survived teardown"
     assert not [n for n in netns.list_links() if n.startswith(prefix)], "links survived teardown"
     assert not Path(deployment.state_dir).exists(), "state dir survived teardown"
+    root_rules = subprocess.run(["iptables-save"], capture_output=True, text=True).stdout if (
+        os.geteuid() == 0 and shutil.which("iptables-save")) else ""
+    assert "RH-" not in root_rules, "a fault's iptables chain is in the root namespace"
 
 
 @pytest.fixture

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The Kubernetes end-to-end tests on the fixture cluster (tests/k8s/cluster): up, `pytest -m kubernetes`,
+# down (also when the tests fail), then a check that the machine is as it was before `up`.
+# Exit: pytest's status; 1 when the cluster does not come up or the machine was left changed.
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+WORK=$(mktemp -d)
+T0=$(date +%s)
+took() { echo "k8s-e2e: $1 took $(( $(date +%s) - $2 )) s"; }
+
+python3 "$HERE/machine_state.py" snapshot > "$WORK/before.json"
+t=$(date +%s)
+if ! KUBECONFIG_FILE=$("$HERE/cluster" up); then
+  echo "k8s-e2e: the fixture cluster did not come up" >&2
+  "$HERE/cluster" down
+  rm -rf "$WORK"; exit 1
+fi
+took "cluster up (with build when not cached)" "$t"
+
+export KUBECONFIG=$KUBECONFIG_FILE
+export REDIS_HARNESS_K8S_ACCESS=pod-ip REDIS_HARNESS_K8S_FAULT_SIDECAR=1
+export REDIS_HARNESS_K8S_SIDECAR_IMAGE=${K8S_FIXTURE_SIDECAR_IMAGE:-redis-harness/netfault:1}
+t=$(date +%s)
+(cd "$REPO" && python3 -m pytest -q -m kubernetes -p no:cacheprovider "${@:-tests/}")
+status=$?
+took "pytest -m kubernetes" "$t"
+
+t=$(date +%s)
+"$HERE/cluster" down
+took "cluster down" "$t"
+python3 "$HERE/machine_state.py" snapshot > "$WORK/after.json"
+if ! python3 "$HERE/machine_state.py" compare "$WORK/before.json" "$WORK/after.json"; then
+  echo "k8s-e2e: the fixture left the machine changed (above)" >&2
+  status=1
+fi
+rm -rf "$WORK"
+took "the whole Kubernetes e2e run" "$T0"
+exit "$status"
