@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -60,3 +61,16 @@ def test_repeat_then_compare(tmp_path):
     assert identical.returncode == 0, identical.stdout
     bad = cli("compare", str(out / "run-1"), str(out / "run-1"), "--threshold", "no.such.metric=10%")
     assert bad.returncode == 2 and "no.such.metric" in bad.stderr
+
+
+def test_benchmark_only_scenario(tmp_path):
+    """No probe, no faults: redis-benchmark's own per-test table lands in the report, throughput in the summary."""
+    out = tmp_path / "cap"
+    ran = cli("run", "scenarios/standalone-capacity.yaml", "--duration", "8", "--out", str(out),
+              "--set", "workload.redis_benchmark.requests=100000")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["throughput"]["driver"] == "redis-benchmark" and summary["throughput"]["baseline_ops_per_s"] > 1000
+    assert summary["writes"]["attempted"] == 0 and summary["failover"] == []
+    page = (out / "report.html").read_text()
+    assert "<h2>redis-benchmark</h2>" in page and "<td>SET</td>" in page and "<td>GET</td>" in page

@@ -8,6 +8,7 @@ page has no external reference, so it reads the same from a laptop, a CI artifac
 from __future__ import annotations
 
 import base64
+import csv
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,6 +18,7 @@ import jinja2
 
 from harness.report.metrics import format_number
 from harness.report.rundata import FaultWindow, RunData
+from harness.rundir import RunDir
 
 LOST_SAMPLE_SHOWN = 20
 CARD_LINES = 6
@@ -57,7 +59,20 @@ def render_html(run: RunData, plots: dict[str, Path]) -> str:
         failover=_failover_rows(run, summary), writes=summary.get("writes") or {},
         lost=_lost_rows(run, summary), slos=_slo_rows(summary),
         events=_shown_events(_event_rows(run)), notes=run.notes, degraded=_degraded(run, summary), fmt=format_number,
+        benchmark=_benchmark_rows(run),
     )
+
+
+def _benchmark_rows(run: RunData) -> list[list[str]]:
+    """redis-benchmark's own per-test summary (raw/redis-benchmark.csv), as it printed it."""
+    path = RunDir(run.path).raw_dir / "redis-benchmark.csv"
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    columns = ("rps", "avg_ms", "p50_ms", "p95_ms", "p99_ms", "max_ms")
+    return [[r["test"], *[format_number(float(r[c])) if r.get(c) else "" for c in columns],
+             "aborted: " + (r.get("detail") or "") if r.get("aborted") == "True" else "complete"] for r in rows]
 
 
 # --------------------------------------------------------------------------- headline
@@ -411,6 +426,17 @@ acknowledged by a primary that had already been demoted.{% endif %}</p>
 {% endif %}
 {% else %}
 <p class="sub">Unknown: no summary.json.</p>
+{% endif %}
+
+{% if benchmark %}
+<h2>redis-benchmark</h2>
+<table>
+  <tr><th>test</th><th class="num">requests/s</th><th class="num">avg ms</th><th class="num">p50 ms</th>
+      <th class="num">p95 ms</th><th class="num">p99 ms</th><th class="num">max ms</th><th>outcome</th></tr>
+  {% for row in benchmark %}
+  <tr>{% for cell in row %}<td{% if 1 <= loop.index0 <= 6 %} class="num"{% endif %}>{{ cell }}</td>{% endfor %}</tr>
+  {% endfor %}
+</table>
 {% endif %}
 
 <h2>SLOs</h2>

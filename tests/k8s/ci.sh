@@ -18,6 +18,7 @@ if ! KUBECONFIG_FILE=$("$HERE/cluster" up); then
 fi
 took "cluster up (with build when not cached)" "$t"
 
+trap '"$HERE/cluster" down; rm -rf "$WORK"; exit 130' INT TERM
 export KUBECONFIG=$KUBECONFIG_FILE
 export REDIS_HARNESS_K8S_ACCESS=pod-ip REDIS_HARNESS_K8S_FAULT_SIDECAR=1
 export REDIS_HARNESS_K8S_SIDECAR_IMAGE=${K8S_FIXTURE_SIDECAR_IMAGE:-redis-harness/netfault:1}
@@ -27,6 +28,7 @@ status=$?
 took "pytest -m kubernetes" "$t"
 
 t=$(date +%s)
+trap - INT TERM
 "$HERE/cluster" down
 took "cluster down" "$t"
 python3 "$HERE/machine_state.py" snapshot > "$WORK/after.json"
