@@ -82,6 +82,12 @@ class Deployment:
             pod = self.pod(self.extra["aliases"][f"{host}:{port}"])
         return pod
 
+    def dial_address(self, host: str, port: int) -> tuple[str, int]:
+        """Where to connect to a server that another server reports as host:port: its pod's address (a
+        Kubernetes pod DNS name -> the pod IP or port-forward the harness can reach); else unchanged."""
+        pod = self.pod_by_address(host, port)
+        return (pod.host, pod.port) if pod else (host, port)
+
     # ------------------------------------------------------------------ persistence
     @property
     def state_file(self) -> Path:

@@ -16,6 +16,7 @@ Whatever the access, Redis and Sentinel answer with pod DNS names and pod IPs; t
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 from dataclasses import replace
@@ -47,8 +48,17 @@ def in_cluster() -> bool:
 
 
 def server_version_string(info: Any) -> str:
-    """VersionApi's answer as 'major.minor' (minor may carry a '+': '27+')."""
-    return f"{info.major}.{''.join(c for c in info.minor if c.isdigit())}"
+    """VersionApi's answer as 'major.minor' (minor may carry a '+': '27+'). Servers built outside the
+    Kubernetes release tooling (a distribution's source package) may leave major/minor empty: then
+    gitVersion ('v1.20.2') says it."""
+    minor = "".join(c for c in (info.minor or "") if c.isdigit())
+    if info.major and minor:
+        return f"{info.major}.{minor}"
+    match = re.match(r"v?(\d+)\.(\d+)", info.git_version or "")
+    if not match:
+        raise PlatformError(f"the API server reports no usable version (major {info.major!r}, minor {info.minor!r}, "
+                            f"gitVersion {info.git_version!r})")
+    return f"{match[1]}.{match[2]}"
 
 
 def pod_fqdn(pod: str, namespace: str, cluster_domain: str = "cluster.local") -> str:

@@ -81,6 +81,19 @@ class Target:
     addresses: list[tuple[str, int]]
     password: str | None
     master_name: str
+    dial: Callable[[str, int], tuple[str, int]] = lambda host, port: (host, port)  # reported -> reachable
+
+
+class _DialingSentinel(Sentinel):
+    """Connects to the primary the sentinels name at the address the harness can reach (see Target.dial)."""
+
+    def __init__(self, *args, dial: Callable[[str, int], tuple[str, int]], **kwargs):
+        super().__init__(*args, **kwargs)
+        self._dial = dial
+
+    def discover_master(self, service_name):
+        host, port = super().discover_master(service_name)
+        return self._dial(host, int(port))
 
 
 def _parse_addresses(text: str) -> list[tuple[str, int]]:
@@ -99,7 +112,7 @@ def target_from_env(env: dict[str, str]) -> Target:
         mode = deployment.topology["kind"]
         pods = deployment.sentinel_pods() if mode == "sentinel" else deployment.redis_pods()
         return Target(mode, [(p.host, p.port) for p in pods], deployment.password,
-                      env.get("REDIS_HARNESS_MASTER_NAME", "mymaster"))
+                      env.get("REDIS_HARNESS_MASTER_NAME", "mymaster"), deployment.dial_address)
     mode = env.get("REDIS_HARNESS_MODE", "")
     if mode not in ("standalone", "sentinel", "cluster"):
         raise ValueError(
@@ -147,11 +160,12 @@ def connect(target: Target, spec: LocustLoad) -> redis.Redis | RedisCluster:
         return redis.Redis(host=host, port=port, retry=Retry(NoBackoff(), 0), single_connection_client=True,
                            **common)
     if target.mode == "sentinel":
-        sentinel = Sentinel(target.addresses, sentinel_kwargs=dict(socket_timeout=timeout,
-                                                                   socket_connect_timeout=timeout))
+        sentinel = _DialingSentinel(target.addresses, sentinel_kwargs=dict(socket_timeout=timeout,
+                                                                           socket_connect_timeout=timeout),
+                                    dial=target.dial)
         return sentinel.master_for(target.master_name, retry=Retry(NoBackoff(), 0), **common)
     return RedisCluster(startup_nodes=[ClusterNode(h, p) for h, p in target.addresses],
-                        retry=Retry(NoBackoff(), 1), **common)
+                        retry=Retry(NoBackoff(), 1), address_remap=lambda a: target.dial(*a), **common)
 
 
 # --------------------------------------------------------------------------- draws

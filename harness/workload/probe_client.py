@@ -202,7 +202,7 @@ def sentinel_target(deployment: Deployment, timeout_s: float) -> PrimaryTarget:
             host, port = sentinels.discover_master(MASTER_NAME)
         except MasterNotFoundError:
             raise NotSent("no primary known to the sentinels") from None
-        return host, int(port)
+        return deployment.dial_address(host, int(port))
 
     return PrimaryTarget(deployment, locate, timeout_s)
 
@@ -257,6 +257,7 @@ class ClusterTarget:
             self._client = RedisCluster(
                 startup_nodes=[ClusterNode(p.host, p.port) for p in self._deployment.redis_pods()],
                 require_full_coverage=False,  # a client still serves the other shards while one is down
+                address_remap=lambda address: self._deployment.dial_address(*address),
                 **kwargs,
             )
         return self._client
