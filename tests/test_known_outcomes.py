@@ -95,7 +95,7 @@ def test_min_replicas_to_write_bounds_the_loss_to_the_lag_window(tmp_path):
     )
     start = events(run_dir, "fault-start")[0]
     old_primary = start["pod"][0] if isinstance(start["pod"], list) else start["pod"]
-    window_end_ns = int((start["t"] + max_lag + 2.0) * 1e9)
+    window_end_ns = int((start["t"] + max_lag + 2.25) * 1e9)
     acked = acked_writes(run_dir)
     lost = set(acked) & absent_keys(run_dir)
     assert summary["writes"]["lost"] == len(lost)
