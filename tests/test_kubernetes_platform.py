@@ -609,3 +609,28 @@ def test_sidecar_partition_cuts_the_replica_and_heals(tmp_path):
         assert "-j DROP" not in rules and "-j REJECT" not in rules, rules
     finally:
         platform.teardown(deployment)
+
+
+@pytest.mark.kubernetes
+@needs_cluster
+def test_flagship_scenario_runs_on_kubernetes(tmp_path):
+    """`redis-harness run scenarios/sentinel-primary-kill.yaml --platform kubernetes`: the primary pod is
+    deleted, a replica is promoted, and the report has the unavailability window and the lost writes."""
+    import json
+    import sys
+
+    out = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "-m", "harness.cli", "run", str(ROOT / "scenarios/sentinel-primary-kill.yaml"),
+                           "--platform", "kubernetes", "--out", str(out)], capture_output=True, text=True, timeout=600,
+                          cwd=ROOT)
+    assert (out / "summary.json").exists(), proc.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["platform"] == "kubernetes" and not summary["partial"], proc.stderr[-3000:]
+    failover = summary["failover"][0]
+    assert failover["promoted_s"] is not None and failover["unavailable_s"] is not None, failover
+    assert "redis-0" not in str(failover["new_primary"]), failover
+    assert summary["writes"]["acknowledged"] > 0 and summary["writes"]["lost"] is not None, summary["writes"]
+    events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    assert any(e["type"] == "primary-change" and e["old"] == "redis-0" for e in events)
+    namespaces = KubernetesPlatform().api.core.list_namespace(label_selector="app.kubernetes.io/managed-by=redis-harness")
+    assert [n.metadata.name for n in namespaces.items if n.status.phase == "Active"] == []

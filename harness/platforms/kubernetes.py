@@ -28,6 +28,7 @@ from harness.platforms.base import Deployment, Pod, state_root
 from harness.platforms.k8s_objects import (
     RUN_LABEL,
     RenderOptions,
+    image_for,
     label_value,
     namespace_name,
     namespace_object,
@@ -141,6 +142,9 @@ class KubernetesPlatform:
             api_client = client.ApiClient()
             self._client = type("Apis", (), {})()
             self._client.core = client.CoreV1Api(api_client)
+            # stream() swaps the request function of the ApiClient it is given, and with
+            # _preload_content=False it is not swapped back: exec gets an ApiClient of its own
+            self._client.exec_core = client.CoreV1Api(client.ApiClient())
             self._client.apps = client.AppsV1Api(api_client)
             self._client.batch = client.BatchV1Api(api_client)
             self._client.version = client.VersionApi(api_client)
@@ -282,7 +286,7 @@ class KubernetesPlatform:
     def _describe_pods(self, deployment: Deployment, topology: Topology) -> None:
         ns = deployment.extra["namespace"]
         ips = self._pod_ips(ns)
-        image = self.options.image or "(from topology.server)"
+        image = image_for(topology, self.options)
         deployment.pods = [
             Pod(name=spec.name, kind=spec.kind, host="", port=spec.port, shard=spec.shard, initial_role=spec.initial_role,
                 server=spec.server, version=image)
@@ -324,7 +328,7 @@ class KubernetesPlatform:
 
         ns = deployment.extra["namespace"]
         try:
-            resp = stream(self.api.core.connect_get_namespaced_pod_exec, pod, ns, command=list(argv), container=container,
+            resp = stream(self.api.exec_core.connect_get_namespaced_pod_exec, pod, ns, command=list(argv), container=container,
                           stderr=True, stdin=False, stdout=True, tty=False, _preload_content=False)
             resp.run_forever(timeout=timeout)
             out, err = resp.read_stdout() or "", resp.read_stderr() or ""
