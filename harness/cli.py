@@ -133,7 +133,7 @@ def _find_deployment(ref: str | None):
     ref = ref or os.environ.get("REDIS_HARNESS_DEPLOYMENT")
     if ref and Path(ref).is_file():
         return Deployment.load(ref)
-    candidates = [Deployment.load(p) for p in sorted(state_root().glob("rh*/deployment.json"))]
+    candidates = [Deployment.load(p) for p in sorted(state_root().glob("*/deployment.json"))]  # local rh*, k8s-*
     if ref:
         candidates = [d for d in candidates if d.id == ref or d.id.startswith(ref)]
     else:
