@@ -60,6 +60,7 @@ def cmd_run(args) -> int:
         return _run_repeated(scenario, args)
     result = run_scenario(scenario, out_dir=Path(args.out) if args.out else None)
     _print_headline(result.summary, result.run_dir, result.status)
+    _record_runs(args, [result.run_dir])
     return result.exit_code
 
 
@@ -73,6 +74,7 @@ def _run_repeated(scenario: Scenario, args) -> int:
         out = root / f"run-{i + 1}" if root else None
         results.append(run_scenario(scenario, out_dir=out))
         _print_headline(results[-1].summary, results[-1].run_dir, results[-1].status)
+    _record_runs(args, [r.run_dir for r in results])  # the repeats are one batch: one night
     agg = aggregate_runs([r.run_dir for r in results])
     print(agg.to_text())
     if root:
@@ -209,6 +211,87 @@ def cmd_compare(args) -> int:
     return 1 if result.regressed else 0
 
 
+def cmd_record(args) -> int:
+    if not args.run_dirs and not args.alias:
+        raise ScenarioError("record: name run directories to record, or --alias OLD=NEW")
+    _record_runs(args, [Path(p) for p in args.run_dirs])
+    return 0
+
+
+def _record_runs(args, run_dirs: list[Path]) -> None:
+    """Append runs (as one batch) to --store, apply --alias, write --prom / --openmetrics; no-op without --store."""
+    if not getattr(args, "store", None):
+        return
+    from harness.store.db import Store
+    from harness.store.fingerprint import load_per_cpu
+
+    with Store(args.store) as store:
+        for item in getattr(args, "alias", None) or []:
+            old, sep, new = item.partition("=")
+            if not sep or not old.strip() or not new.strip():
+                raise ScenarioError(f"--alias {item!r}: expected OLD=NEW scenario names")
+            store.alias(old.strip(), new.strip())
+            print(f"alias: runs of {old.strip()} are filed under {new.strip()}")
+        live_load = load_per_cpu() if args.command == "run" else None  # the run has just ended
+        done = store.record(run_dirs, batch=getattr(args, "batch", None), live_load=live_load) if run_dirs else []
+        for r in done:
+            flag = f"; generator saturated: {r.saturated}" if r.saturated else ""
+            print(f"{'recorded' if r.added else 'already in the store'}: {r.run_id} as {r.key}{flag}")
+        if done:
+            print(f"store: {store.path}")
+    _write_metrics_files(args, done)
+
+
+def _write_metrics_files(args, done) -> None:
+    if not done or not (getattr(args, "prom", None) or getattr(args, "openmetrics", None)):
+        return
+    from harness.store.openmetrics import registry_for, write_openmetrics, write_prometheus
+
+    registry = registry_for([(r.labels, r.summary, r.started_at) for r in done])
+    if getattr(args, "prom", None):
+        write_prometheus(registry, Path(args.prom))
+        print(f"prometheus text: {args.prom}")
+    if getattr(args, "openmetrics", None):
+        write_openmetrics(registry, Path(args.openmetrics))
+        print(f"openmetrics: {args.openmetrics}")
+
+
+def cmd_trend(args) -> int:
+    from harness.report.compare import parse_thresholds
+    from harness.store import verdict_report
+    from harness.store.db import Store, parse_since
+    from harness.store.trends import load_trends
+
+    try:
+        thresholds = parse_thresholds(args.threshold or [])
+    except ValueError as exc:
+        raise ScenarioError(f"--threshold: {exc}") from None
+    if not Path(args.store).exists():
+        raise ScenarioError(f"--store {args.store}: no such store")
+    if args.window < 1:
+        raise ScenarioError("--window: at least 1 batch")
+    since = parse_since(args.since) if args.since else None
+    with Store(args.store) as store:
+        trends = load_trends(store, scenario=args.scenario, metrics=args.metric, since=since,
+                             thresholds=thresholds, window=args.window, only_latest=not args.out)
+    latest = [t.latest for t in trends]
+    print(verdict_report.to_text(latest))
+    if args.out:
+        from harness.store.trend_page import write_trend_page
+
+        out = Path(args.out)
+        page = write_trend_page(trends, out)
+        (out / "verdicts.md").write_text(verdict_report.to_markdown(latest))
+        (out / "verdicts.json").write_text(verdict_report.to_json(latest))
+        verdict_report.write_junit(latest, out / "junit.xml")
+        print(f"trend: {page}")
+    if args.markdown:
+        Path(args.markdown).write_text(verdict_report.to_markdown(latest))
+    if args.junit:
+        verdict_report.write_junit(latest, Path(args.junit))
+    return verdict_report.exit_code(latest)
+
+
 def _runs(ref: str) -> list[Path]:
     """A run dir or summary.json is one run; a directory of run dirs (from --repeat) is several."""
     path = Path(ref)
@@ -235,11 +318,19 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--set", action="append", metavar="FIELD=VALUE",
                        help="override any scenario field, e.g. --set topology.replicas=3")
 
+    def store_args(p, required: bool = False):
+        p.add_argument("--store", required=required, help="results store: a .sqlite file or a directory for one")
+        p.add_argument("--batch", help="batch name for these runs (default: the first run's id); one night's repeats")
+        p.add_argument("--prom", metavar="FILE", help="also write the headline metrics in the Prometheus text "
+                       "format (node-exporter textfile collector, Pushgateway body)")
+        p.add_argument("--openmetrics", metavar="FILE", help="also write them in the OpenMetrics text format")
+
     p = sub.add_parser("run", help="deploy, load, break, heal and report one scenario")
     scenario_args(p)
     p.add_argument("--out", help="run directory (default reports/<run-id>)")
     p.add_argument("--repeat", type=int, default=1, help="run N times and report medians and spread")
     p.add_argument("--dry-run", action="store_true", help="print the Kubernetes plan without a cluster")
+    store_args(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("validate", help="check scenario files without deploying")
@@ -270,6 +361,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", action="append", metavar="METRIC=REL", help="relative threshold per metric, e.g. throughput.baseline=10%% or latency.p99=0.3")
     p.add_argument("--markdown", help="also write the comparison as Markdown to this file")
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("record", help="append runs to a results store (nightly trends)")
+    p.add_argument("run_dirs", nargs="*", help="run directories, summary.json files, or a directory of repeats")
+    store_args(p, required=True)
+    p.add_argument("--alias", action="append", metavar="OLD=NEW",
+                   help="file a renamed scenario's earlier runs under its new name")
+    p.set_defaults(func=cmd_record)
+
+    p = sub.add_parser("trend", help="verdicts of the latest nights against their baseline; trend page with --out; "
+                                     "exit 1 on a regression")
+    p.add_argument("--store", required=True, help="results store written by `record` or `run --store`")
+    p.add_argument("--scenario", help="only this scenario (aliases apply)")
+    p.add_argument("--metric", action="append", help="only these metrics: a name (latency.p99), a family "
+                   "(unavailable_s) or a group (throughput, latency); repeatable")
+    p.add_argument("--since", help="show runs since: 30d, 12h, 2w or a date (the window before still judges)")
+    p.add_argument("--window", type=int, default=7, help="baseline window in batches (nights); default 7")
+    p.add_argument("--threshold", action="append", metavar="METRIC=REL",
+                   help="relative threshold per metric, e.g. throughput.baseline=5%%")
+    p.add_argument("--out", help="directory for trend.html, verdicts.md, verdicts.json and junit.xml")
+    p.add_argument("--markdown", help="also write the verdict table as Markdown to this file")
+    p.add_argument("--junit", help="also write the verdicts as JUnit XML to this file")
+    p.set_defaults(func=cmd_trend)
     return parser
 
 

@@ -27,6 +27,7 @@ from harness.roles import current_roles, primaries
 from harness.rundir import EventLog, HistoryWriter, RunClock, RunDir, new_run_id
 from harness.scenario import Scenario
 from harness.signals import Interrupted, interrupts_deferred, interrupts_raise
+from harness.store.fingerprint import load_per_cpu, machine_facts
 
 Progress = Callable[[str], None]
 
@@ -64,11 +65,12 @@ def run_scenario(
     preflight(scenario, platform)
     run_dir.scenario.write_text(yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False))
     clock = RunClock.start()
+    machine = machine_facts()  # for the results store's environment fingerprint
     run_dir.update_meta(
         run_id=run_id, scenario=scenario.name, platform=scenario.platform, topology=scenario.topology.model_dump(mode="json"),
         harness_version=__version__, start_mono_ns=clock.start_mono_ns, start_wall=clock.start_wall,
         utc_offset_s=time.localtime().tm_gmtoff,  # servers log local time
-        duration_s=scenario.duration_s, status="running", error=None, degraded=[],
+        duration_s=scenario.duration_s, status="running", error=None, degraded=[], machine=machine,
     )
     events = EventLog(run_dir.events, clock)
     history = HistoryWriter(run_dir.history, clock)
@@ -94,7 +96,8 @@ def run_scenario(
             events.emit("runner", "run-end", detail=status)
             events.close()
             history.close()
-            run_dir.update_meta(status=status, error=error, ended_t=round(clock.t(), 3))
+            run_dir.update_meta(status=status, error=error, ended_t=round(clock.t(), 3),
+                                machine={**machine, "load_per_cpu_end": load_per_cpu()})
     summary = _analyze(run_dir, progress)
     return RunResult(run_dir.path, status, summary, exit_code_for(status, summary))
 

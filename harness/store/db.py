@@ -30,6 +30,7 @@ from typing import Any, Iterable
 
 import pandas as pd
 
+from harness.errors import StoreError
 from harness.report.metrics import metrics_of, summary_paths
 from harness.rundir import RunDir
 from harness.store.fingerprint import Fingerprint, fingerprint, series_key, topology_hash
@@ -82,10 +83,13 @@ class Recorded:
     added: bool  # False: the run id was already in the store
     saturated: str | None
     fingerprint: Fingerprint
+    summary: dict[str, Any]
+    started_at: float
 
-
-class StoreError(ValueError):
-    """A store that cannot be opened or read, or a run that cannot be recorded (bad input: exit 2)."""
+    @property
+    def labels(self) -> dict[str, str]:
+        """The key as labels (OpenMetrics): scenario, topology (hash), platform."""
+        return dict(zip(("scenario", "topology", "platform"), self.key.split("|")))
 
 
 class Store:
@@ -151,12 +155,13 @@ class Store:
             fp = Fingerprint(**{**fp.to_dict(), "load_per_cpu": live_load})
         flag = saturation(run_dir if run_dir.path.is_dir() else None, summary, meta)
         key = series_key(scenario, topo, platform)
+        started = _started_at(summary, meta)
         if self.db.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone():
-            return Recorded(run_id, key, False, flag, fp)
+            return Recorded(run_id, key, False, flag, fp, summary, started)
         report = run_dir.html.resolve() if run_dir.html.is_file() else None
         row = {
             "run_id": run_id, "batch": batch, "scenario": scenario, "topology_hash": topo, "platform": platform,
-            "started_at": _started_at(summary, meta), "recorded_at": time.time(),
+            "started_at": started, "recorded_at": time.time(),
             "verdict": summary.get("verdict"), "partial": int(bool(summary.get("partial"))), "saturated": flag,
             "run_dir": str(run_dir.path.resolve()) if run_dir.path.is_dir() else None,
             "report": str(report) if report else None, **fp.to_dict(),
@@ -168,7 +173,7 @@ class Store:
                             [(cursor.lastrowid, name, value) for name, value in metrics_of(summary).items()])
         self.db.executemany("INSERT INTO slos VALUES (?, ?, ?, ?, ?)",
                             [(cursor.lastrowid, *_slo_row(s)) for s in summary.get("slo") or [] if isinstance(s, dict)])
-        return Recorded(run_id, key, True, flag, fp)
+        return Recorded(run_id, key, True, flag, fp, summary, started)
 
     def alias(self, old: str, new: str) -> None:
         """File the runs of scenario `old` under `new` from now on (a renamed scenario keeps its history)."""

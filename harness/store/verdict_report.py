@@ -56,7 +56,7 @@ def method_note(v: BatchVerdict) -> str:
 def to_text(verdicts: list[BatchVerdict]) -> str:
     out = []
     for v in verdicts:
-        rows = [COLUMNS] + [_cells(m) for m in v.metrics]
+        rows = [COLUMNS] + [cells(m) for m in v.metrics]
         widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS))]
         out += [headline(v), *("  ! " + f for f in flags(v))]
         for i, row in enumerate(rows):
@@ -76,10 +76,10 @@ def to_markdown(verdicts: list[BatchVerdict]) -> str:
         out += [method_note(v), "", "| " + " | ".join(COLUMNS) + " |",
                 "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |"]
         for m in v.metrics:
-            cells = [c.replace("|", "\\|") for c in _cells(m)]
+            row = [c.replace("|", "\\|") for c in cells(m)]
             if m.verdict == REGRESSED:
-                cells[-1] = f"**{cells[-1]}**"
-            out.append("| " + " | ".join(cells) + " |")
+                row[-1] = f"**{row[-1]}**"
+            out.append("| " + " | ".join(row) + " |")
         out.append("")
     return "\n".join(out)
 
@@ -104,7 +104,7 @@ def write_junit(verdicts: list[BatchVerdict], path: Path) -> None:
         for m in v.metrics:
             case = ET.SubElement(suite, "testcase", classname=f"redis-harness.trend.{v.scenario}", name=m.name,
                                  time="0")
-            text = " ".join(f"{h}={c}" for h, c in zip(COLUMNS[1:], _cells(m)[1:]))
+            text = " ".join(f"{h}={c}" for h, c in zip(COLUMNS[1:], cells(m)[1:]))
             if m.verdict == REGRESSED:
                 ET.SubElement(case, "failure", type="Regression",
                               message=f"{m.name}: {format_change(m.change)} vs baseline median").text = text
@@ -124,7 +124,7 @@ def _as_dict(v: BatchVerdict) -> dict[str, Any]:
             "metrics": [asdict(m) for m in v.metrics]}
 
 
-def _cells(m: MetricVerdict) -> list[str]:
+def cells(m: MetricVerdict) -> list[str]:
     unit = f" {m.unit}" if m.unit else ""
     base = "-" if m.baseline is None else f"{format_number(m.baseline)}{unit} (n={m.n_baseline})"
     current = "-" if m.current is None else f"{format_number(m.current)}{unit}" + (

@@ -25,9 +25,10 @@ The rules (each answers a complaint about nightly benchmark systems):
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
-from statistics import median
+from statistics import fmean, median, stdev
 from typing import Any
 
 import numpy as np
@@ -102,50 +103,51 @@ def evaluate_series(runs: pd.DataFrame, values: pd.DataFrame, thresholds: dict[s
     """Every batch of one key against the `window` batches before it (or only the latest batch).
 
     `runs`: the store's runs rows of one key, oldest first; `values`: run id (the runs table's
-    `id`) x metric name, NaN where a run lacks the metric.
+    `id`) x metric name, NaN where a run lacks the metric. Plain arrays inside the loop: a
+    1,000-night trend evaluates 1,000 batches, and pandas indexing per batch costs seconds.
     """
     limits = {**TREND_THRESHOLDS, **(thresholds or {})}
-    batches = list(dict.fromkeys(runs["batch"]))  # in order of first start
-    groups = {b: runs[runs["batch"] == b] for b in batches}
-    usable = runs["partial"].eq(0) & runs["saturated"].isna()
+    records = runs.to_dict("records")
+    matrix = values.reindex(runs["id"]).to_numpy(dtype=float)  # runs (in order) x metrics
+    names = list(values.columns)
+    order = sorted(range(len(names)), key=lambda j: sort_key(names[j]))
+    usable = np.array([r["partial"] == 0 and not isinstance(r["saturated"], str) for r in records], dtype=bool)
+    members: dict[str, list[int]] = {}
+    for i, r in enumerate(records):
+        members.setdefault(r["batch"], []).append(i)
+    batches = list(members)  # in order of first start
     out = []
-    for i, batch in enumerate(batches):
-        if only_latest and i != len(batches) - 1:
+    for n, batch in enumerate(batches):
+        if only_latest and n != len(batches) - 1:
             continue
-        window_batches = batches[max(0, i - window):i]
-        base_rows = runs[runs["batch"].isin(window_batches) & usable]
-        out.append(_evaluate_batch(groups[batch], base_rows, values, limits))
+        base_idx = [i for b in batches[max(0, n - window):n] for i in members[b] if usable[i]]
+        cur_idx = members[batch]
+        current = [records[i] for i in cur_idx]
+        saturated = [f"{r['run_id']}: {r['saturated']}" for r in current if isinstance(r["saturated"], str)]
+        metrics = []
+        for j in order:
+            cur, base = _finite(matrix[cur_idx, j]), _finite(matrix[base_idx, j])
+            if cur or base:
+                metrics.append(_evaluate_metric(names[j], base, cur, limits.get(names[j], limits[family(names[j])]),
+                                                saturated=bool(saturated) and names[j].startswith("throughput.")))
+        changes = differences(records[base_idx[-1]], current[0]) if base_idx else []
+        busy = [f"{r['run_id']}: load {r['load_per_cpu']:.2f} per CPU" for r in current
+                if isinstance(r["load_per_cpu"], float) and r["load_per_cpu"] > BUSY_LOAD_PER_CPU]
+        first = current[0]
+        out.append(BatchVerdict(first["key"], first["scenario"], batch, first["started"],
+                                [r["run_id"] for r in current], metrics, changes, saturated, busy))
     return out
 
 
-def _evaluate_batch(current: pd.DataFrame, base: pd.DataFrame, values: pd.DataFrame,
-                    limits: dict[str, float]) -> BatchVerdict:
-    saturated = [f"{r.run_id}: {r.saturated}" for r in current.itertuples() if isinstance(r.saturated, str)]
-    cur_values = values.reindex(current["id"])
-    base_values = values.reindex(base["id"])
-    names = sorted((n for n in values.columns if cur_values[n].notna().any() or base_values[n].notna().any()),
-                   key=sort_key)
-    metrics = [_evaluate_metric(name, _column(base_values, name), _column(cur_values, name),
-                                limits.get(name, limits[family(name)]),
-                                saturated=bool(saturated) and family(name).startswith("throughput."))
-               for name in names]
-    changes = differences(base.iloc[-1].to_dict(), current.iloc[0].to_dict()) if len(base) else []
-    busy = [f"{r.run_id}: load {r.load_per_cpu:.2f} per CPU" for r in current.itertuples()
-            if isinstance(r.load_per_cpu, float) and r.load_per_cpu > BUSY_LOAD_PER_CPU]
-    first = current.iloc[0]
-    return BatchVerdict(first["key"], first["scenario"], first["batch"], first["started"], list(current["run_id"]),
-                        metrics, changes, saturated, busy)
-
-
-def _column(frame: pd.DataFrame, name: str) -> list[float]:
-    return [float(v) for v in frame[name].dropna()] if name in frame else []
+def _finite(column: np.ndarray) -> list[float]:
+    return [float(v) for v in column if v == v]  # NaN: the run lacks the metric
 
 
 def _evaluate_metric(name: str, base: list[float], cur: list[float], threshold: float,
                      saturated: bool = False) -> MetricVerdict:
     about = metric(name)
     b = median(base) if base else None
-    low, high = (float(q) for q in np.percentile(base, [25, 75])) if base else (None, None)
+    low, high = _quartiles(base) if base else (None, None)
     c = median(cur) if cur else None
     noise = _cv(base) if len(base) >= 2 else None
     row: dict[str, Any] = dict(name=name, label=about.label, unit=about.unit, higher_is_better=about.higher_is_better,
@@ -195,14 +197,33 @@ def _evaluate_metric(name: str, base: list[float], cur: list[float], threshold: 
 def _noise_upper(cv: float, n: int) -> float:
     """The 90% upper confidence bound of the noise (chi-square on the variance): seven quiet nights
     can understate a metric's noise by half, and an understated noise turns noise into "change"."""
-    from scipy.stats import chi2  # here: scipy.stats is slow to import
+    return cv * _noise_factor(n)
 
-    return cv * math.sqrt((n - 1) / chi2.ppf(1 - NOISE_CONFIDENCE, n - 1))
+
+@functools.lru_cache(maxsize=None)
+def _noise_factor(n: int) -> float:
+    from scipy.special import chdtri  # the chi-square quantile, without importing slow scipy.stats
+
+    return math.sqrt((n - 1) / chdtri(n - 1, NOISE_CONFIDENCE))
+
+
+def _quartiles(values: list[float]) -> tuple[float, float]:
+    """25th and 75th percentiles as numpy's default (linear) computes them; plain Python is faster
+    than numpy on the handful of values a window holds."""
+    ordered = sorted(values)
+
+    def at(q: float) -> float:
+        pos = q * (len(ordered) - 1)
+        lo = int(pos)
+        hi = min(lo + 1, len(ordered) - 1)
+        return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+    return at(0.25), at(0.75)
 
 
 def _cv(values: list[float]) -> float:
-    mean = float(np.mean(values))
-    sd = float(np.std(values, ddof=1))
+    mean = fmean(values)
+    sd = stdev(values)
     if mean == 0:
         return 0.0 if sd == 0 else math.inf
     return sd / abs(mean)
