@@ -293,8 +293,9 @@ def _data_uri(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
-_TEMPLATE = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True,
-                               undefined=jinja2.StrictUndefined).from_string("""<!doctype html>
+# The Jinja settings of every self-contained page (report.html, the store's trend.html).
+PAGES = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+_TEMPLATE = PAGES.from_string("""<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">

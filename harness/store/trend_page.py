@@ -13,9 +13,8 @@ import base64
 import os
 from pathlib import Path
 
-import jinja2
-
 from harness.report.compare import REGRESSED
+from harness.report.html import PAGES
 from harness.report.metrics import format_number, sort_key
 from harness.store import verdict_report
 from harness.store.trend_plots import Chart, metric_chart
@@ -80,8 +79,7 @@ def _link(report: str | None, out_dir: Path) -> str | None:
         return Path(report).as_uri()
 
 
-_TEMPLATE = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True,
-                               undefined=jinja2.StrictUndefined).from_string("""<!doctype html>
+_TEMPLATE = PAGES.from_string("""<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
