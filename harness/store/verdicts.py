@@ -12,8 +12,9 @@ The rules (each answers a complaint about nightly benchmark systems):
 - **Method**, said per metric: with >= 3 runs a side, a one-sided Mann-Whitney U test (the one
   `compare` uses); with fewer current runs (a single night) a bootstrap interval of the
   difference of medians, because Mann-Whitney with 1 run against 7 can never reach p <= 0.05.
-- **Verdict**: `regressed` when the median moved the bad way by more than the threshold and
-  the MDE, and the method calls it significant; `improved` likewise the good way; otherwise
+- **Verdict**: `regressed` when the median moved the bad way by more than the threshold (relative
+  change) and the MDE (compared on the log scale, |ln(current / baseline)|: see _log_effect),
+  and the method calls it significant; `improved` likewise the good way; otherwise
   `unstable` when the noise is larger than the threshold (the metric cannot pass or fail at that
   threshold: quieten it or widen the threshold) unless the change is beyond ESCAPE_Z noise
   widths (a latency ten times the usual is a change even on a noisy metric), `not significant` when it moved past the
@@ -164,8 +165,9 @@ def _evaluate_metric(name: str, base: list[float], cur: list[float], threshold: 
     if saturated:
         return MetricVerdict(**row, verdict=SATURATED)
     sign = 1 if about.higher_is_better else -1
-    needed = max(threshold, mde)
-    worse, better = sign * change < -needed, sign * change > needed
+    effect = _log_effect(b, c)
+    worse = sign * change < -threshold and effect > mde
+    better = sign * change > threshold and effect > mde
     if len(cur) >= MIN_RUNS_FOR_TEST:
         row["method"] = MANN_WHITNEY
         row["p_value"] = p_value(cur, base, "less" if about.higher_is_better else "greater")
@@ -180,7 +182,7 @@ def _evaluate_metric(name: str, base: list[float], cur: list[float], threshold: 
     unstable = noise is not None and noise > threshold
     if unstable:  # too noisy to judge at its threshold: only a change far beyond the noise counts
         beyond = (ESCAPE_Z / Z_MDE) * mde
-        worse, better = worse and sign * change < -beyond, better and sign * change > beyond
+        worse, better = worse and effect > beyond, better and effect > beyond
     if worse and sig_worse:
         verdict = REGRESSED
     elif better and sig_better:
@@ -205,6 +207,15 @@ def _noise_factor(n: int) -> float:
     from scipy.special import chdtri  # the chi-square quantile, without importing slow scipy.stats
 
     return math.sqrt((n - 1) / chdtri(n - 1, NOISE_CONFIDENCE))
+
+
+def _log_effect(base: float, cur: float) -> float:
+    """|ln(cur / base)|: the size of a change on the scale noise is multiplicative on, where a drop
+    to a sixth (-83%) is as large as a rise to six times (+500%). Against the MDE a relative
+    change would cap drops at -100%, so a noisy throughput could never regress however far it fell."""
+    if base > 0 and cur > 0:
+        return abs(math.log(cur / base))
+    return 0.0 if cur == base else math.inf
 
 
 def _quartiles(values: list[float]) -> tuple[float, float]:
