@@ -232,7 +232,12 @@ def _record_runs(args, run_dirs: list[Path]) -> None:
                 raise ScenarioError(f"--alias {item!r}: expected OLD=NEW scenario names")
             store.alias(old.strip(), new.strip())
             print(f"alias: runs of {old.strip()} are filed under {new.strip()}")
-        live_load = load_per_cpu() if args.command == "run" else None  # the run has just ended
+        live_load = None
+        if args.command == "run":  # the runs have just ended; one the checker never summarised is not a result
+            live_load = load_per_cpu()
+            for missing in [d for d in run_dirs if not (d / "summary.json").is_file()]:
+                print(f"not recorded: {missing} has no summary.json (the run did not get that far)")
+            run_dirs = [d for d in run_dirs if (d / "summary.json").is_file()]
         done = store.record(run_dirs, batch=getattr(args, "batch", None), live_load=live_load) if run_dirs else []
         for r in done:
             flag = f"; generator saturated: {r.saturated}" if r.saturated else ""
