@@ -144,3 +144,13 @@ def test_since_and_metric_filters(tmp_path: Path):
         parse_since("last tuesday")
     with pytest.raises(StoreError):
         load_trends(store, metrics=["throughput.maximum"])
+
+
+def test_fingerprint_differences_name_what_changed_and_treat_unknown_as_unchanged():
+    from harness.store.fingerprint import differences
+
+    before = {"server_versions": "redis 7.0.15", "harness_version": "0.1.0", "kernel": None, "cpu_model": "A",
+              "cpu_count": float("nan")}
+    assert differences(before, {**before, "cpu_count": None}) == []  # unknown both times (pandas NaN vs None)
+    assert differences(before, {**before, "cpu_model": "B", "server_versions": "valkey 9.1.0"}) == [
+        "server_versions: redis 7.0.15 -> valkey 9.1.0", "cpu_model: A -> B"]

@@ -11,7 +11,6 @@ reaches the cpu cgroup through a bind mount the test makes and removes.
 
 from __future__ import annotations
 
-import os
 import secrets
 import shutil
 import subprocess

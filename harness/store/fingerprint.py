@@ -90,7 +90,15 @@ def fingerprint(summary: dict[str, Any], meta: dict[str, Any]) -> Fingerprint:
 def differences(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     """What changed between two fingerprints (dicts with ENVIRONMENT_FIELDS), as 'field: a -> b'."""
     return [f"{name}: {before.get(name)} -> {after.get(name)}" for name in ENVIRONMENT_FIELDS
-            if before.get(name) != after.get(name)]
+            if not _same(before.get(name), after.get(name))]
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal, or both unknown (None, or NaN where pandas read a missing number)."""
+    def unknown(v: Any) -> bool:
+        return v is None or (isinstance(v, float) and v != v)
+
+    return (unknown(a) and unknown(b)) or a == b
 
 
 def harness_commit() -> str | None:

@@ -13,7 +13,7 @@ import pandas as pd
 
 from harness.report.metrics import METRICS, family
 from harness.store.db import Store, StoreError
-from harness.store.fingerprint import ENVIRONMENT_FIELDS
+from harness.store.fingerprint import ENVIRONMENT_FIELDS, differences
 from harness.store.verdicts import WINDOW, BatchVerdict, evaluate_series
 
 
@@ -35,9 +35,9 @@ class Trend:
         previous = None
         for row in self.runs.to_dict("records"):
             env = {name: row.get(name) for name in ENVIRONMENT_FIELDS}
-            if previous is not None and env != previous:
-                marks.append((row["started"], [f"{n}: {previous[n]} -> {env[n]}" for n in ENVIRONMENT_FIELDS
-                                               if previous[n] != env[n]]))
+            changed = differences(previous, env) if previous is not None else []
+            if changed:
+                marks.append((row["started"], changed))
             previous = env
         return marks
 

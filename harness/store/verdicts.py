@@ -38,7 +38,7 @@ import pandas as pd
 from harness.report.compare import (ALPHA, DEFAULT_THRESHOLDS, MIN_RUNS_FOR_TEST, REGRESSED, IMPROVED, OK, NOISE,
                                     MISSING, bootstrap_median_difference, p_value, relative_change)
 from harness.report.metrics import family, metric, sort_key
-from harness.store.fingerprint import ENVIRONMENT_FIELDS, differences
+from harness.store.fingerprint import differences
 
 # Nightly thresholds: throughput as redis-benchmarks-specification gates it (-5%); the rest as compare.
 TREND_THRESHOLDS: dict[str, float] = {**DEFAULT_THRESHOLDS, "throughput.baseline": 0.05,
@@ -238,7 +238,3 @@ def _cv(values: list[float]) -> float:
     if mean == 0:
         return 0.0 if sd == 0 else math.inf
     return sd / abs(mean)
-
-
-def environment_of(row: dict[str, Any]) -> dict[str, Any]:
-    return {name: row.get(name) for name in ENVIRONMENT_FIELDS}
