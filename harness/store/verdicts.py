@@ -181,7 +181,7 @@ def _evaluate_metric(name: str, base: list[float], cur: list[float], threshold: 
         sig_better = lo > 0 if about.higher_is_better else hi < 0
     unstable = noise is not None and noise > threshold
     if unstable:  # too noisy to judge at its threshold: only a change far beyond the noise counts
-        beyond = (ESCAPE_Z / Z_MDE) * mde
+        beyond = ESCAPE_Z * noise * math.sqrt(1 / len(cur) + 1 / len(base))  # the noise as measured
         worse, better = worse and effect > beyond, better and effect > beyond
     if worse and sig_worse:
         verdict = REGRESSED
