@@ -130,7 +130,8 @@ def evaluate_series(runs: pd.DataFrame, values: pd.DataFrame, thresholds: dict[s
             cur, base = _finite(matrix[cur_idx, j]), _finite(matrix[base_idx, j])
             if cur or base:
                 metrics.append(_evaluate_metric(names[j], base, cur, limits.get(names[j], limits[family(names[j])]),
-                                                saturated=bool(saturated) and names[j].startswith("throughput.")))
+                                                saturated=bool(saturated) and names[j].startswith("throughput."),
+                                                evidence=n == len(batches) - 1))
         changes = differences(records[base_idx[-1]], current[0]) if base_idx else []
         busy = [f"{r['run_id']}: load {r['load_per_cpu']:.2f} per CPU" for r in current
                 if isinstance(r["load_per_cpu"], float) and r["load_per_cpu"] > BUSY_LOAD_PER_CPU]
@@ -145,7 +146,10 @@ def _finite(column: np.ndarray) -> list[float]:
 
 
 def _evaluate_metric(name: str, base: list[float], cur: list[float], threshold: float,
-                     saturated: bool = False) -> MetricVerdict:
+                     saturated: bool = False, evidence: bool = True) -> MetricVerdict:
+    """One metric's verdict. Without `evidence` (an older night, for the trend page's marks) the
+    test runs only when the change is large enough for it to matter: the verdict is the same, and
+    a 1,000-night page skips a thousand bootstraps of steady nights."""
     about = metric(name)
     b = median(base) if base else None
     low, high = _quartiles(base) if base else (None, None)
@@ -168,7 +172,9 @@ def _evaluate_metric(name: str, base: list[float], cur: list[float], threshold: 
     effect = _log_effect(b, c)
     worse = sign * change < -threshold and effect > mde
     better = sign * change > threshold and effect > mde
-    if len(cur) >= MIN_RUNS_FOR_TEST:
+    if not (evidence or worse or better):
+        sig_worse = sig_better = False
+    elif len(cur) >= MIN_RUNS_FOR_TEST:
         row["method"] = MANN_WHITNEY
         row["p_value"] = p_value(cur, base, "less" if about.higher_is_better else "greater")
         sig_worse = row["p_value"] <= ALPHA
