@@ -124,7 +124,8 @@ def _environment_marks(ax, trend: Trend) -> None:
         if n < MAX_ENV_LABELS:
             label = "; ".join(w.split(":", 1)[0] + ":" + w.split("->")[-1] for w in what)
             ax.annotate(label, (at, 1), xycoords=("data", "axes fraction"), xytext=(3, -10),
-                        textcoords="offset points", fontsize=7, color=ENV_COLOUR, va="top")
+                        textcoords="offset points", fontsize=7, color=ENV_COLOUR, va="top", zorder=5,
+                        bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8})
 
 
 def _legend() -> list:
