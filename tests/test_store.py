@@ -154,3 +154,34 @@ def test_fingerprint_differences_name_what_changed_and_treat_unknown_as_unchange
     assert differences(before, {**before, "cpu_count": None}) == []  # unknown both times (pandas NaN vs None)
     assert differences(before, {**before, "cpu_model": "B", "server_versions": "valkey 9.1.0"}) == [
         "server_versions: redis 7.0.15 -> valkey 9.1.0", "cpu_model: A -> B"]
+
+
+def test_locust_cpu_warning_marks_the_generator_saturated(tmp_path: Path):
+    from harness.rundir import RunDir
+    from harness.store.saturation import saturation
+
+    run = RunDir(tmp_path / "run").create()
+    assert saturation(run, {}, {}) is None
+    (run.raw_dir / "locust.log").write_text(
+        "[2026-11-30 12:00:01,000] host/INFO/locust.main: Starting Locust 2.32.4\n"
+        "[2026-11-30 12:00:09,000] host/WARNING/root: CPU usage above 90%! This may constrain your throughput and "
+        "may even give inconsistent response time measurements! See https://docs.locust.io/...\n")
+    assert saturation(run, {}, {}) == "Locust: CPU usage above 90%"
+
+
+def test_summaries_with_fields_from_later_versions_are_recorded(tmp_path: Path):
+    """summary.json may gain `checks`, an SLO `status` and `deploy_s`: recorded, kept, not tripped over."""
+    import json
+
+    (night,) = write_nights(tmp_path / "runs", [Night()])
+    path = night[0] / "summary.json"
+    summary = json.loads(path.read_text())
+    summary.update(checks=[{"name": "faults-verified", "status": "pass"}], deploy_s=2.3)
+    summary["slo"] = [{"name": "max_p99_ms", "limit": 5, "value": None, "pass": None, "status": "not-evaluated"}]
+    path.write_text(json.dumps(summary))
+    with Store(tmp_path / "s.sqlite") as store:
+        (recorded,) = store.record(night)
+        assert recorded.added
+        assert store.summary(recorded.run_id)["checks"][0]["name"] == "faults-verified"
+        slos = pd.read_sql("SELECT name, value, status FROM slos", store.db)
+    assert slos.to_dict("records") == [{"name": "max_p99_ms", "value": None, "status": "not-evaluated"}]
