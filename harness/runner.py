@@ -24,7 +24,7 @@ from harness.platforms import make_platform
 from harness.platforms.base import Deployment
 from harness.poll import PollTimeout, wait_until
 from harness.roles import current_roles, primaries
-from harness.rundir import EventLog, HistoryWriter, RunClock, RunDir, new_run_id
+from harness.rundir import EventLog, HistoryWriter, RunClock, RunDir, fresh_run_path, new_run_id, refuse_used_run_dir
 from harness.scenario import Scenario
 from harness.signals import Interrupted, interrupts_deferred, interrupts_raise
 
@@ -59,7 +59,9 @@ def run_scenario(
     progress: Progress = stderr_progress,
 ) -> RunResult:
     run_id = new_run_id(scenario.name)
-    run_dir = RunDir(out_dir or reports_root / run_id).create()
+    if out_dir is not None:
+        refuse_used_run_dir(out_dir)
+    run_dir = RunDir(out_dir or fresh_run_path(reports_root, run_id)).create()
     platform = make_platform(scenario.platform)
     preflight(scenario, platform)
     run_dir.scenario.write_text(yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False))
