@@ -93,10 +93,16 @@ def run_scenario(
     finally:
         with interrupts_deferred():
             session.shutdown()
-            events.emit("runner", "run-end", detail=status)
-            events.close()
-            history.close()
-            run_dir.update_meta(status=status, error=error, ended_t=round(clock.t(), 3))
+            for what, step in (("close events.jsonl", lambda: (events.emit("runner", "run-end", detail=status),
+                                                                 events.close())),
+                               ("close history.csv", history.close),
+                               ("write meta.json", lambda: run_dir.update_meta(status=status, error=error,
+                                                                                ended_t=round(clock.t(), 3)))):
+                try:
+                    step()
+                except (OSError, ValueError) as exc:  # the run dir may be gone; the platform is already down
+                    status, error = "failed", error or f"could not {what}: {exc}"
+                    progress(f"could not {what}: {exc}")
     summary = _analyze(run_dir, progress)
     return RunResult(run_dir.path, status, summary, exit_code_for(status, summary))
 
@@ -217,27 +223,41 @@ class _Session:
             self._degrade(f"topology did not settle before the final read: {exc}")
 
     def _degrade(self, message: str) -> None:
-        meta = self.run_dir.read_meta()
-        self.run_dir.update_meta(degraded=meta.get("degraded", []) + [message])
+        """Say what the run could not do, in meta.json's `degraded`; never raises (it runs in teardown,
+        when the run directory may be gone: a full or cleaned disk)."""
         self.progress(message)
+        try:
+            meta = self.run_dir.read_meta()
+            self.run_dir.update_meta(degraded=meta.get("degraded", []) + [message])
+        except (OSError, ValueError) as exc:
+            self.progress(f"could not record that in meta.json: {exc}")
 
     def shutdown(self) -> None:
-        for name, stop in [("nemesis", lambda: self.nemesis and self.nemesis.stop()),
-                           ("probe", lambda: self.probe and self.probe.stop()),
-                           *[(f"driver {i}", d.stop) for i, d in enumerate(self.drivers)],
-                           ("watcher", lambda: self.watcher and self.watcher.stop())]:
+        """Every step runs whatever the steps before it did; the platform teardown always runs last."""
+        steps = [("stop the nemesis", lambda: self.nemesis and self.nemesis.stop()),
+                 ("stop the probe", lambda: self.probe and self.probe.stop()),
+                 *[(f"stop the {d.name} driver", d.stop) for d in self.drivers],
+                 ("stop the watcher", lambda: self.watcher and self.watcher.stop()),
+                 ("keep the pods' logs", self._keep_logs),
+                 ("tear down the platform", lambda: self.deployment and self.platform.teardown(self.deployment))]
+        for what, step in steps:
             try:
-                stop()
-            except Exception as exc:  # noqa: BLE001 - one failing stop must not skip the teardown
-                self._degrade(f"stopping the {name} failed: {exc}")
-        if self.deployment is not None:
-            self._keep_logs()
-            self.platform.teardown(self.deployment)
+                step()
+            except Exception as exc:  # noqa: BLE001 - one failing step must not skip the ones after it
+                self._degrade(f"teardown: could not {what}: {type(exc).__name__}: {exc}")
 
     def _keep_logs(self) -> None:
+        if self.deployment is None:
+            return
+        failed = []
         for pod in self.deployment.pods:
-            if pod.log and Path(pod.log).exists():
-                shutil.copy(pod.log, self.run_dir.logs_dir / f"{pod.name}.log")
+            try:
+                if pod.log and Path(pod.log).exists():
+                    shutil.copy(pod.log, self.run_dir.logs_dir / f"{pod.name}.log")
+            except OSError as exc:
+                failed.append(f"{pod.name} ({exc.strerror or exc})")
+        if failed:
+            raise OSError(f"into {self.run_dir.logs_dir}: " + ", ".join(failed))
 
 
 def _settled(deployment: Deployment) -> bool:
