@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from harness import __version__
+from harness.checker.checks import headline_lines
 from harness.errors import HarnessError, ScenarioError
 from harness.rundir import refuse_used_run_dir
 from harness.scenario import Scenario, load_scenario, yaml_problem
@@ -116,6 +117,8 @@ def _print_headline(summary: dict | None, run_dir: Path, status: str) -> None:
         return "n/a" if value is None else f"{value:.0f}"
 
     print(f"verdict: {summary.get('verdict')}   run: {status}   dir: {run_dir}")
+    for line in headline_lines(summary, run_dir):
+        print(line)
     print(f"throughput ops/s ({t.get('driver', 'headline driver')}): baseline {rate('baseline_ops_per_s')}, "
           f"during faults {rate('during_fault_ops_per_s')}, recovered {rate('recovered_ops_per_s')}")
     for f in summary.get("failover", []):
