@@ -387,12 +387,11 @@ def _set_dotted(raw: dict, dotted: str, value: object) -> None:
 
 
 def format_validation_error(path: Path, exc: ValidationError) -> str:
-    lines = [f"{path}: invalid scenario ({exc.error_count()} problem{'s' if exc.error_count() > 1 else ''})"]
-    for err in exc.errors():
-        lines.append(f"  {_located(err)}")
-    if len(lines) == 2:  # one problem: one line, the file, field and problem together
-        return f"{path}: invalid scenario: {lines[1].strip()}"
-    return "\n".join(lines)
+    """One line (CI logs and terminals show one line per error): the file, then each field and problem."""
+    problems = [_located(err) for err in exc.errors()]
+    if len(problems) == 1:
+        return f"{path}: invalid scenario: {problems[0]}"
+    return f"{path}: invalid scenario ({len(problems)} problems): " + "; ".join(problems)
 
 
 def _located(err: dict) -> str:
