@@ -7,13 +7,18 @@ import json
 import os
 import secrets
 import sys
+import tempfile
+import time
+import traceback
 from pathlib import Path
 
 import yaml
 
 from harness import __version__
+from harness.checker.checks import headline_lines
 from harness.errors import HarnessError, ScenarioError
-from harness.scenario import Scenario, load_scenario
+from harness.rundir import refuse_used_run_dir
+from harness.scenario import Scenario, load_scenario, yaml_problem
 
 
 def _parse_set(values: list[str]) -> dict:
@@ -22,7 +27,12 @@ def _parse_set(values: list[str]) -> dict:
         if "=" not in item:
             raise ScenarioError(f"--set {item!r}: expected FIELD.PATH=VALUE, e.g. duration_s=30")
         key, raw = item.split("=", 1)
-        overrides[key] = yaml.safe_load(raw)
+        if not key:
+            raise ScenarioError(f"--set {item!r}: no field before '='")
+        try:
+            overrides[key] = yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            raise ScenarioError(f"--set {item!r}: the value is not valid YAML ({yaml_problem(exc)})") from None
     return overrides
 
 
@@ -51,6 +61,8 @@ def cmd_validate(args) -> int:
 
 
 def cmd_run(args) -> int:
+    if args.repeat < 1:
+        raise ScenarioError(f"--repeat {args.repeat}: must be 1 or more")
     scenario = _scenario(args)
     if args.dry_run:
         return _dry_run(scenario)
@@ -58,6 +70,8 @@ def cmd_run(args) -> int:
 
     if args.repeat > 1:
         return _run_repeated(scenario, args)
+    if args.out:
+        refuse_used_run_dir(Path(args.out))
     result = run_scenario(scenario, out_dir=Path(args.out) if args.out else None)
     _print_headline(result.summary, result.run_dir, result.status)
     _record_runs(args, [result.run_dir])
@@ -69,6 +83,8 @@ def _run_repeated(scenario: Scenario, args) -> int:
     from harness.runner import run_scenario
 
     root = Path(args.out) if args.out else None
+    for i in range(args.repeat if root else 0):  # refused before the first run, not halfway
+        refuse_used_run_dir(root / f"run-{i + 1}")
     results = []
     for i in range(args.repeat):
         out = root / f"run-{i + 1}" if root else None
@@ -103,6 +119,8 @@ def _print_headline(summary: dict | None, run_dir: Path, status: str) -> None:
         return "n/a" if value is None else f"{value:.0f}"
 
     print(f"verdict: {summary.get('verdict')}   run: {status}   dir: {run_dir}")
+    for line in headline_lines(summary, run_dir):
+        print(line)
     print(f"throughput ops/s ({t.get('driver', 'headline driver')}): baseline {rate('baseline_ops_per_s')}, "
           f"during faults {rate('during_fault_ops_per_s')}, recovered {rate('recovered_ops_per_s')}")
     for f in summary.get("failover", []):
@@ -130,20 +148,46 @@ def cmd_deploy(args) -> int:
 
 
 def _find_deployment(ref: str | None):
-    from harness.platforms.base import Deployment, state_root
+    """The deployment a `status`/`destroy` argument names: a deployment.json, an id or an id's prefix."""
+    from harness.platforms.base import state_root
 
     ref = ref or os.environ.get("REDIS_HARNESS_DEPLOYMENT")
-    if ref and Path(ref).is_file():
-        return Deployment.load(ref)
-    candidates = [Deployment.load(p) for p in sorted(state_root().glob("*/deployment.json"))]  # local rh*, k8s-*
+    if ref and Path(ref).exists():
+        return _load_deployment(Path(ref))
+    candidates = [d for d in map(_try_load, sorted(state_root().glob("*/deployment.json"))) if d]  # local rh*, k8s-*
     if ref:
-        candidates = [d for d in candidates if d.id == ref or d.id.startswith(ref)]
+        exact = [d for d in candidates if d.id == ref]
+        candidates = exact or [d for d in candidates if d.id.startswith(ref)]
     else:
         candidates = [d for d in candidates if d.owner_pid is None]
-    if len(candidates) != 1:
-        names = ", ".join(d.id for d in candidates) or "none"
-        raise ScenarioError(f"name one deployment (id or deployment.json path); found: {names}")
-    return candidates[0]
+    if len(candidates) == 1:
+        return candidates[0]
+    names = ", ".join(d.id for d in candidates)
+    if not ref:
+        raise ScenarioError("name a deployment (id or deployment.json): "
+                            + (f"there are several: {names}" if candidates else "none is deployed"))
+    if candidates:
+        raise ScenarioError(f"deployment {ref!r} is ambiguous: it matches {names}")
+    raise ScenarioError(f"deployment {ref!r}: no deployment has that id and no such file exists")
+
+
+def _load_deployment(path: Path):
+    from harness.platforms.base import Deployment
+
+    if path.suffix in (".yaml", ".yml"):
+        raise ScenarioError(f"{path}: is a scenario file; give a deployment id or its deployment.json")
+    try:
+        return Deployment.load(path)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ScenarioError(f"{path}: not a deployment.json ({type(exc).__name__}: {exc})".splitlines()[0]) from None
+
+
+def _try_load(path: Path):
+    """A deployment.json another process is writing, or a corrupt one, is not a candidate."""
+    try:
+        return _load_deployment(path)
+    except ScenarioError:
+        return None
 
 
 def _print_status(deployment) -> None:
@@ -190,11 +234,22 @@ def cmd_report(args) -> int:
     from harness.checker import analyze
     from harness.report import build_report
 
+    _require_run_dir(Path(args.run_dir))
     summary = analyze(args.run_dir)
     path = build_report(args.run_dir)
     _print_headline(summary, Path(args.run_dir), "partial" if summary.get("partial") else "complete")
     print(f"report: {path}")
     return 0
+
+
+def _require_run_dir(path: Path) -> None:
+    """A report is rebuilt only from a run directory: never invent one for a typo."""
+    if not path.exists():
+        raise ScenarioError(f"{path}: no such run directory")
+    if not path.is_dir():
+        raise ScenarioError(f"{path}: not a directory (give a run directory, e.g. reports/<run-id>)")
+    if not (path / "meta.json").is_file():
+        raise ScenarioError(f"{path}: not a run directory (no meta.json in it)")
 
 
 def cmd_compare(args) -> int:
@@ -300,6 +355,8 @@ def cmd_trend(args) -> int:
 def _runs(ref: str) -> list[Path]:
     """A run dir or summary.json is one run; a directory of run dirs (from --repeat) is several."""
     path = Path(ref)
+    if not path.exists():
+        raise ScenarioError(f"{ref}: no such run directory or summary.json")
     if path.is_file() or (path / "summary.json").exists():
         return [path]
     runs = sorted(p.parent for p in path.glob("*/summary.json"))
@@ -312,7 +369,7 @@ def _runs(ref: str) -> list[Path]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="redis-harness", description=__doc__)
+    parser = _Parser(prog="redis-harness", description=__doc__)
     parser.add_argument("--version", action="version", version=f"redis-harness {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -391,8 +448,41 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors on one line, exit 2, like every other bad input."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+PATH_ARGS = ("out", "run_dir", "baseline", "current", "markdown")  # scenarios are read here, at once
+
+
+def absolute_inputs(args: argparse.Namespace) -> None:
+    """Make every path the user gave absolute once, here, where it enters: runs hand these to child
+    processes and state files that do not share this process's working directory."""
+    for name in PATH_ARGS:
+        if getattr(args, name, None):
+            setattr(args, name, os.path.abspath(getattr(args, name)))
+    if getattr(args, "deployment", None) and os.path.exists(args.deployment):
+        args.deployment = os.path.abspath(args.deployment)
+    for var in ("REDIS_HARNESS_STATE", "REDIS_HARNESS_DEPLOYMENT"):
+        if os.environ.get(var):
+            os.environ[var] = os.path.abspath(os.environ[var])
+
+
+def _crash_log(command: str) -> Path:
+    """Where an unexpected exception's traceback goes: the user gets one line, the log the detail."""
+    folder = Path(tempfile.gettempdir()) / "redis-harness-errors"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{time.strftime('%Y%m%dT%H%M%S')}-{command}-{os.getpid()}.log"
+    path.write_text(traceback.format_exc())
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    absolute_inputs(args)
     try:
         return args.func(args)
     except HarnessError as exc:
@@ -401,6 +491,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("redis-harness: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - never a raw traceback, never exit 1 (which means "an SLO failed")
+        log = _crash_log(args.command)
+        first = (str(exc).splitlines() or [""])[0]
+        print(f"redis-harness: {args.command} failed unexpectedly ({type(exc).__name__}: {first}); "
+              f"traceback in {log}", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

@@ -19,6 +19,27 @@ HISTORY_COLUMNS = ["t_ns", "process", "type", "f", "key", "value", "pod", "error
 FINAL_COLUMNS = ["key", "present", "value", "pod"]
 
 
+def refuse_used_run_dir(path: Path) -> None:
+    """A run directory is written by one run only: a second run would merge meta.json and append to
+    the first one's history. Raises ScenarioError (bad input, exit 2) before anything is deployed."""
+    from harness.errors import ScenarioError
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ScenarioError(f"--out {path}: exists and is not a directory")
+    if path.is_dir() and any(path.iterdir()):
+        raise ScenarioError(f"--out {path}: already holds files (an earlier run?); give a new or empty directory")
+
+
+def fresh_run_path(reports_root: Path, run_id: str) -> Path:
+    """reports/<run-id>, or <run-id>-2, -3... when a run of the same scenario started in the same second."""
+    path, n = Path(reports_root) / run_id, 1
+    while path.exists():
+        n += 1
+        path = Path(reports_root) / f"{run_id}-{n}"
+    return path
+
+
 def new_run_id(scenario_name: str) -> str:
     return f"{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}-{scenario_name}"
 
@@ -47,7 +68,9 @@ class RunClock:
 
 class RunDir:
     def __init__(self, path: str | Path):
-        self.path = Path(path)
+        """`path` is made absolute here, where it enters: every file name below is handed to child
+        processes (Locust runs in raw/), reports and state, none of which share the caller's cwd."""
+        self.path = Path(path).absolute()
 
     # files ------------------------------------------------------------------
     scenario = property(lambda self: self.path / "scenario.yaml")

@@ -24,7 +24,7 @@ from harness.platforms import make_platform
 from harness.platforms.base import Deployment
 from harness.poll import PollTimeout, wait_until
 from harness.roles import current_roles, primaries
-from harness.rundir import EventLog, HistoryWriter, RunClock, RunDir, new_run_id
+from harness.rundir import EventLog, HistoryWriter, RunClock, RunDir, fresh_run_path, new_run_id, refuse_used_run_dir
 from harness.scenario import Scenario
 from harness.signals import Interrupted, interrupts_deferred, interrupts_raise
 from harness.store.fingerprint import load_per_cpu, machine_facts
@@ -60,7 +60,9 @@ def run_scenario(
     progress: Progress = stderr_progress,
 ) -> RunResult:
     run_id = new_run_id(scenario.name)
-    run_dir = RunDir(out_dir or reports_root / run_id).create()
+    if out_dir is not None:
+        refuse_used_run_dir(out_dir)
+    run_dir = RunDir(out_dir or fresh_run_path(reports_root, run_id)).create()
     platform = make_platform(scenario.platform)
     preflight(scenario, platform)
     run_dir.scenario.write_text(yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False))
@@ -93,11 +95,17 @@ def run_scenario(
     finally:
         with interrupts_deferred():
             session.shutdown()
-            events.emit("runner", "run-end", detail=status)
-            events.close()
-            history.close()
-            run_dir.update_meta(status=status, error=error, ended_t=round(clock.t(), 3),
-                                machine={**machine, "load_per_cpu_end": load_per_cpu()})
+            for what, step in (("close events.jsonl", lambda: (events.emit("runner", "run-end", detail=status),
+                                                                 events.close())),
+                               ("close history.csv", history.close),
+                               ("write meta.json", lambda: run_dir.update_meta(status=status, error=error,
+                                                                                ended_t=round(clock.t(), 3),
+                                                                                machine={**machine, "load_per_cpu_end": load_per_cpu()}))):
+                try:
+                    step()
+                except (OSError, ValueError) as exc:  # the run dir may be gone; the platform is already down
+                    status, error = "failed", error or f"could not {what}: {exc}"
+                    progress(f"could not {what}: {exc}")
     summary = _analyze(run_dir, progress)
     return RunResult(run_dir.path, status, summary, exit_code_for(status, summary))
 
@@ -218,27 +226,41 @@ class _Session:
             self._degrade(f"topology did not settle before the final read: {exc}")
 
     def _degrade(self, message: str) -> None:
-        meta = self.run_dir.read_meta()
-        self.run_dir.update_meta(degraded=meta.get("degraded", []) + [message])
+        """Say what the run could not do, in meta.json's `degraded`; never raises (it runs in teardown,
+        when the run directory may be gone: a full or cleaned disk)."""
         self.progress(message)
+        try:
+            meta = self.run_dir.read_meta()
+            self.run_dir.update_meta(degraded=meta.get("degraded", []) + [message])
+        except (OSError, ValueError) as exc:
+            self.progress(f"could not record that in meta.json: {exc}")
 
     def shutdown(self) -> None:
-        for name, stop in [("nemesis", lambda: self.nemesis and self.nemesis.stop()),
-                           ("probe", lambda: self.probe and self.probe.stop()),
-                           *[(f"driver {i}", d.stop) for i, d in enumerate(self.drivers)],
-                           ("watcher", lambda: self.watcher and self.watcher.stop())]:
+        """Every step runs whatever the steps before it did; the platform teardown always runs last."""
+        steps = [("stop the nemesis", lambda: self.nemesis and self.nemesis.stop()),
+                 ("stop the probe", lambda: self.probe and self.probe.stop()),
+                 *[(f"stop the {d.name} driver", d.stop) for d in self.drivers],
+                 ("stop the watcher", lambda: self.watcher and self.watcher.stop()),
+                 ("keep the pods' logs", self._keep_logs),
+                 ("tear down the platform", lambda: self.deployment and self.platform.teardown(self.deployment))]
+        for what, step in steps:
             try:
-                stop()
-            except Exception as exc:  # noqa: BLE001 - one failing stop must not skip the teardown
-                self._degrade(f"stopping the {name} failed: {exc}")
-        if self.deployment is not None:
-            self._keep_logs()
-            self.platform.teardown(self.deployment)
+                step()
+            except Exception as exc:  # noqa: BLE001 - one failing step must not skip the ones after it
+                self._degrade(f"teardown: could not {what}: {type(exc).__name__}: {exc}")
 
     def _keep_logs(self) -> None:
+        if self.deployment is None:
+            return
+        failed = []
         for pod in self.deployment.pods:
-            if pod.log and Path(pod.log).exists():
-                shutil.copy(pod.log, self.run_dir.logs_dir / f"{pod.name}.log")
+            try:
+                if pod.log and Path(pod.log).exists():
+                    shutil.copy(pod.log, self.run_dir.logs_dir / f"{pod.name}.log")
+            except OSError as exc:
+                failed.append(f"{pod.name} ({exc.strerror or exc})")
+        if failed:
+            raise OSError(f"into {self.run_dir.logs_dir}: " + ", ".join(failed))
 
 
 def _settled(deployment: Deployment) -> bool:

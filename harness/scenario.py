@@ -355,7 +355,10 @@ def load_scenario(path: str | Path, overrides: dict | None = None) -> Scenario:
     except FileNotFoundError:
         raise ScenarioError(f"{path}: no such scenario file") from None
     except yaml.YAMLError as exc:
-        raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
+        raise ScenarioError(f"{path}: not valid YAML: {yaml_problem(exc)}") from None
+    except (IsADirectoryError, UnicodeDecodeError, PermissionError) as exc:
+        why = getattr(exc, "strerror", None) or type(exc).__name__
+        raise ScenarioError(f"{path}: not a readable scenario file ({why})") from None
     if not isinstance(raw, dict):
         raise ScenarioError(f"{path}: a scenario is a YAML mapping, got {type(raw).__name__}")
     for dotted, value in (overrides or {}).items():
@@ -366,27 +369,42 @@ def load_scenario(path: str | Path, overrides: dict | None = None) -> Scenario:
         raise ScenarioError(format_validation_error(path, exc)) from None
 
 
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """A YAML error on one line: where, and what (PyYAML's own text spans several lines)."""
+    mark, problem = getattr(exc, "problem_mark", None), getattr(exc, "problem", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return where + (problem or " ".join(str(exc).split()))
+
+
 def _set_dotted(raw: dict, dotted: str, value: object) -> None:
     node = raw
     *parents, leaf = dotted.split(".")
-    for key in parents:
+    for depth, key in enumerate(parents):
         node = node.setdefault(key, {})
+        if not isinstance(node, dict):
+            raise ScenarioError(f"--set {dotted}: {'.'.join(parents[:depth + 1])} is a value, not a section")
     node[leaf] = value
 
 
 def format_validation_error(path: Path, exc: ValidationError) -> str:
-    lines = [f"{path}: invalid scenario ({exc.error_count()} problem{'s' if exc.error_count() > 1 else ''})"]
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"] if not _is_union_tag(p)) or "(top level)"
-        msg = err["msg"].removeprefix("Value error, ")
-        located = re.match(r"^([a-z_]+(?:\.[a-z0-9_]+)*): (.*)$", msg, re.S)
-        if err["type"] == "value_error" and located:  # a cross-field check names its own field
-            loc = ".".join(p for p in (loc if err["loc"] else "", located.group(1)) if p)
-            msg = located.group(2)
-        if err["type"] == "extra_forbidden":
-            msg = "unknown field (check the spelling; see docs/scenarios.md)"
-        lines.append(f"  {loc}: {msg}")
-    return "\n".join(lines)
+    """One line (CI logs and terminals show one line per error): the file, then each field and problem."""
+    problems = [_located(err) for err in exc.errors()]
+    if len(problems) == 1:
+        return f"{path}: invalid scenario: {problems[0]}"
+    return f"{path}: invalid scenario ({len(problems)} problems): " + "; ".join(problems)
+
+
+def _located(err: dict) -> str:
+    """`field.path: problem` for one pydantic error."""
+    loc = ".".join(str(p) for p in err["loc"] if not _is_union_tag(p)) or "(top level)"
+    msg = err["msg"].removeprefix("Value error, ")
+    located = re.match(r"^([a-z_]+(?:\.[a-z0-9_]+)*): (.*)$", msg, re.S)
+    if err["type"] == "value_error" and located:  # a cross-field check names its own field
+        loc = ".".join(p for p in (loc if err["loc"] else "", located.group(1)) if p)
+        msg = located.group(2)
+    if err["type"] == "extra_forbidden":
+        msg = "unknown field (check the spelling; see docs/scenarios.md)"
+    return f"{loc}: {msg}"
 
 
 def _is_union_tag(part: object) -> bool:

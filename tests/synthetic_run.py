@@ -380,9 +380,19 @@ def _summary(run_id: str, scenario: Scenario, plan: _Plan, series: dict[str, pd.
     summary["slo"] = _slos(scenario, summary)
     degraded += [f"SLO {s['name']}: could not be measured; counted as failed" for s in summary["slo"]
                  if s["value"] is None]
+    summary["checks"] = _checks(series, partial)
     failed = not all(s["pass"] for s in summary["slo"])
     summary["verdict"] = "fail" if failed else ("incomplete" if partial else "pass")
     return summary
+
+
+def _checks(series: dict[str, pd.DataFrame], partial: bool) -> list[dict[str, Any]]:
+    """Every synthetic driver ran and served requests; only a partial run fails a check."""
+    logs = {"locust": "raw/locust.log", "redis-benchmark": "raw/redis-benchmark.out", "probe": "events.jsonl"}
+    completed = {"name": "run completed", "status": "fail" if partial else "pass",
+                 "detail": "status running" if partial else "complete", "log": "meta.json" if partial else None}
+    return [completed] + [{"name": "probe" if d == "probe" else f"driver {d}", "status": "pass",
+                           "detail": f"{int(t['ok'].sum())} ok", "log": logs[d]} for d, t in sorted(series.items())]
 
 
 def _fault_end(plan: _Plan, i: int) -> float | None:

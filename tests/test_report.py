@@ -55,7 +55,7 @@ def test_junit_has_one_case_per_slo_and_fails_the_broken_one(lossy_run: Path) ->
     suites = JUnitXml.fromfile(str(RunDir(lossy_run).junit))
     cases = {case.name: case for suite in suites for case in suite}
     slo_names = [s["name"] for s in summary["slo"]]
-    assert sorted(cases) == sorted(slo_names + ["run completed"])
+    assert sorted(cases) == sorted(slo_names + [c["name"] for c in summary["checks"]])
     failed = sorted(name for name, case in cases.items() if any(isinstance(r, Failure) for r in case.result))
     assert failed == ["max_lost_writes"]
     assert "3" in cases["max_lost_writes"].result[0].message
@@ -218,7 +218,8 @@ def test_report_reads_what_the_checker_writes(tmp_path: Path) -> None:
     assert summary["writes"]["lost"] == 2 and summary["verdict"] == "fail"
     assert f"{summary['failover'][0]['unavailable_s']:.2f} s" in page
     cases = {case.name for suite in JUnitXml.fromfile(str(RunDir(run).junit)) for case in suite}
-    assert cases == {s["name"] for s in summary["slo"]} | {"run completed"}
+    assert cases == {s["name"] for s in summary["slo"]} | {c["name"] for c in summary["checks"]}
+    assert {"run completed", "probe", "driver locust", "driver redis-benchmark"} <= cases
     assert page.count("data:image/png;base64,") == len(PLOTS)
 
 

@@ -75,7 +75,7 @@ def test_bad_input_names_field_and_problem(tmp_path, data, field, problem):
     message = str(info.value)
     assert str(path) in message
     assert problem in message
-    assert f"  {field}: " in message
+    assert f" {field}: " in message
 
 
 def test_not_yaml_and_missing_file(tmp_path):

@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from harness.checker import latency, slo, throughput
+from harness.checker import checks, latency, slo, throughput
 from harness.checker.availability import failovers
 from harness.checker.events import NS, Firing, fault_firings, load_events
 from harness.checker.server_logs import sentinel_log_events, with_server_logs
@@ -64,9 +64,11 @@ def build(run: RunDir) -> Analysis:
         "writes": writes.as_dict(),
     }
     summary["slo"], slo_notes = slo.evaluate(scenario.slos.items() if scenario else [], summary)
-    summary["verdict"] = slo.verdict(summary["slo"], complete=not summary["partial"] and not scenario_notes)
+    summary["checks"] = checks.evaluate(checks.RunFacts(meta, scenario, events, series))
+    summary["verdict"] = checks.verdict(summary["checks"], summary["slo"])
     summary["degraded"] = [*(meta.get("degraded") or []), *_input_notes(run, history, final, bad_events, writes),
-                           *failover_notes, *scenario_notes, *slo_notes]
+                           *failover_notes, *scenario_notes, *slo_notes,
+                           *(f"check {c['name']} failed: {c['detail']}" for c in checks.failed(summary["checks"]))]
     return Analysis(summary, _tables(history, events, series), series.get("probe"))
 
 

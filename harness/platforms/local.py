@@ -56,7 +56,7 @@ class LocalPlatform:
     name = "local"
 
     def __init__(self, root: Path | None = None, network: str | None = None):
-        self.root = root or state_root()
+        self.root = Path(root).absolute() if root else state_root()  # servers run with their data dir as cwd
         self.network = network or ("netns" if netns.is_root() else "loopback")
 
     # ------------------------------------------------------------------ capabilities

@@ -16,6 +16,7 @@ from typing import Any
 
 import jinja2
 
+from harness.checker.checks import headline_lines
 from harness.report.metrics import format_number
 from harness.report.rundata import FaultWindow, RunData
 from harness.rundir import RunDir
@@ -59,7 +60,7 @@ def render_html(run: RunData, plots: dict[str, Path]) -> str:
         failover=_failover_rows(run, summary), writes=summary.get("writes") or {},
         lost=_lost_rows(run, summary), slos=_slo_rows(summary),
         events=_shown_events(_event_rows(run)), notes=run.notes, degraded=_degraded(run, summary), fmt=format_number,
-        benchmark=_benchmark_rows(run),
+        benchmark=_benchmark_rows(run), failed_checks=headline_lines(summary, run.path),
     )
 
 
@@ -312,6 +313,8 @@ _TEMPLATE = PAGES.from_string("""<!doctype html>
   .sub { color: var(--muted); font-size: 14px; }
   .partial { background: var(--warn); color: #fff; padding: 14px 18px; border-radius: 6px; margin-bottom: 16px;
              font-size: 16px; }
+  .failed-checks { background: var(--fail); color: #fff; padding: 10px 18px; border-radius: 6px; margin: 12px 0;
+                   font-weight: 600; }
   .partial strong { font-size: 22px; letter-spacing: 1px; margin-right: 10px; }
   header { display: flex; align-items: center; gap: 18px; margin-bottom: 16px; }
   .verdict { font-size: 26px; font-weight: 800; color: #fff; padding: 8px 20px; border-radius: 6px;
@@ -355,6 +358,9 @@ _TEMPLATE = PAGES.from_string("""<!doctype html>
   </div>
 </header>
 
+{% if failed_checks %}<div class="failed-checks" id="failed-checks">
+{% for line in failed_checks %}<div>{{ line }}</div>{% endfor %}
+</div>{% endif %}
 {% for note in notes.get("summary", []) %}<div class="note">{{ note }}</div>{% endfor %}
 {% if summary %}
 <section class="headline">
