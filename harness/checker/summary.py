@@ -15,7 +15,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from harness.checker import latency, slo, throughput
+from harness.checker import checks as run_checks
+from harness.checker import convergence, latency, slo, throughput
 from harness.checker.availability import failovers
 from harness.checker.events import NS, Firing, fault_firings, load_events
 from harness.checker.server_logs import sentinel_log_events, with_server_logs
@@ -63,8 +64,15 @@ def build(run: RunDir) -> Analysis:
         "failover": [f.as_dict() for f in failover],
         "writes": writes.as_dict(),
     }
-    summary["slo"], slo_notes = slo.evaluate(scenario.slos.items() if scenario else [], summary)
-    summary["verdict"] = slo.verdict(summary["slo"], complete=not summary["partial"] and not scenario_notes)
+    data = {"load": bool(len(history.ops)) or any(len(s) for s in series.values()), "final_read": bool(len(final)),
+            "faults_scheduled": bool(scenario and scenario.faults), "faults_fired": bool(firings)}
+    summary["slo"], slo_notes = slo.evaluate(scenario.slos.items() if scenario else [], summary, data)
+    summary["checks"] = run_checks.evaluate(events=events, allowed_faults=_allowed_faults(scenario),
+                                            convergence=_convergence(run, meta))
+    summary["verdict"] = slo.verdict(summary["slo"], complete=not summary["partial"] and not scenario_notes,
+                                     blocking_checks=run_checks.blocking(summary["checks"]))
+    summary["headline"] = run_checks.headline(summary["verdict"], summary["checks"], summary["slo"])
+    summary["timing"] = {k: meta.get(k) for k in ("deploy_s", "setup_s") if k in meta}
     summary["degraded"] = [*(meta.get("degraded") or []), *_input_notes(run, history, final, bad_events, writes),
                            *failover_notes, *scenario_notes, *slo_notes]
     return Analysis(summary, _tables(history, events, series), series.get("probe"))
@@ -145,6 +153,22 @@ def _recovery_start(driver: str, history: History, firings: list[Firing]) -> flo
     if driver != "probe" or not firings or any(f.end_s is None for f in firings):
         return None
     return throughput.first_success_after(history, max(f.end_s for f in firings))
+
+
+def _allowed_faults(scenario: Scenario | None) -> set[str]:
+    """Indices (as fault ids begin) of the scenario's faults that may be reported as not applied."""
+    return {str(i) for i, f in enumerate(scenario.faults) if f.allow_not_applied} if scenario else set()
+
+
+def _convergence(run: RunDir, meta: dict) -> list[dict] | None:
+    """Problems of the topology after heal and settle; None when the run wrote no final-state.json."""
+    if not run.final_state.exists():
+        return None
+    try:
+        state = json.loads(run.final_state.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    return convergence.judge(state, meta, run.logs_dir)
 
 
 def _load_scenario(run: RunDir) -> tuple[Scenario | None, list[str]]:
