@@ -218,7 +218,7 @@ def test_report_reads_what_the_checker_writes(tmp_path: Path) -> None:
     assert summary["writes"]["lost"] == 2 and summary["verdict"] == "fail"
     assert f"{summary['failover'][0]['unavailable_s']:.2f} s" in page
     cases = {case.name for suite in JUnitXml.fromfile(str(RunDir(run).junit)) for case in suite}
-    assert cases == {s["name"] for s in summary["slo"]} | {"run completed"}
+    assert cases == {s["name"] for s in summary["slo"]} | {c["name"] for c in summary["checks"]} | {"run completed"}
     assert page.count("data:image/png;base64,") == len(PLOTS)
 
 

@@ -155,12 +155,19 @@ def _slo_card(summary: dict[str, Any]) -> Card:
     slos = [s for s in summary.get("slo") or [] if isinstance(s, dict)]
     if not slos:
         return Card("SLOs", "none", ["the scenario sets no SLOs"])
-    failed = [str(s.get("name")) for s in slos if s.get("pass") is False]
-    unknown = [str(s.get("name")) for s in slos if s.get("pass") is None]
+    failed = [str(s.get("name")) for s in slos if _slo_status(s) == "fail"]
+    unknown = [str(s.get("name")) for s in slos if _slo_status(s) == "not-evaluated"]
     passed = len(slos) - len(failed) - len(unknown)
     detail = [f"failed: {', '.join(failed)}"] if failed else ([] if unknown else ["all met"])
     detail += [f"not evaluated: {', '.join(unknown)}"] if unknown else []
     return Card("SLOs met", f"{passed} of {len(slos)}", detail, "bad" if failed else ("" if unknown else "good"))
+
+
+def _slo_status(slo: dict[str, Any]) -> str:
+    """status as the checker wrote it; older summaries have only `pass` (None: not evaluated)."""
+    if slo.get("status"):
+        return str(slo["status"])
+    return "not-evaluated" if slo.get("pass") is None else ("pass" if slo["pass"] else "fail")
 
 
 def _setup(run: RunData, summary: dict[str, Any]) -> list[tuple[str, str]]:

@@ -1,7 +1,8 @@
 """junit.xml: one test case per SLO, plus one for the run itself, for CI systems that show test results.
 
-An SLO that fails gets a <failure> naming value and limit (the checker fails an SLO it could not
-measure, and so does this file). SLOs never evaluated (no summary.json: the checker did not run)
+An SLO that fails gets a <failure> naming value and limit; one the checker could not evaluate (no
+data: status not-evaluated) is <skipped> with the reason, never a pass. Each check of summary.json
+(fault verified, topology converged) is a case too. SLOs never evaluated (no summary.json: the checker did not run)
 are <skipped> with the reason, so CI shows them as not run rather than silently passing. The
 run-completion case fails when the run is partial.
 """
@@ -24,7 +25,7 @@ def write_junit(run: RunData, path: Path) -> None:
 
 
 def junit_element(run: RunData) -> ET.Element:
-    cases = [_completion_case(run)] + _slo_cases(run)
+    cases = [_completion_case(run)] + _check_cases(run) + _slo_cases(run)
     suite = ET.Element("testsuite", name=f"{SUITE}.{_scenario_name(run)}", tests=str(len(cases)),
                        failures=str(sum(c.find("failure") is not None for c in cases)), errors="0",
                        skipped=str(sum(c.find("skipped") is not None for c in cases)),
@@ -55,6 +56,24 @@ def _completion_case(run: RunData) -> ET.Element:
     return case
 
 
+def _check_cases(run: RunData) -> list[ET.Element]:
+    """One case per check of summary.json (faults verified, topology converged, ...): a failed check is a
+    failure, one not evaluated is skipped with its reason, unless the scenario allowed it."""
+    cases = []
+    for item in (run.summary or {}).get("checks") or []:
+        if not isinstance(item, dict) or item.get("name") == "run completed":
+            continue  # the run's completion has its own case above
+        case = _case(run, "check", str(item.get("name")))
+        status, detail = item.get("status"), str(item.get("detail") or "")
+        if status == "fail":
+            ET.SubElement(case, "failure", type="CheckFailed", message=f"{item.get('name')}: {detail}")
+        elif status != "pass":
+            ET.SubElement(case, "skipped", message=f"not evaluated: {detail}")
+        ET.SubElement(case, "system-out").text = detail
+        cases.append(case)
+    return cases
+
+
 def _slo_cases(run: RunData) -> list[ET.Element]:
     evaluated = (run.summary or {}).get("slo")
     if isinstance(evaluated, list):
@@ -75,8 +94,9 @@ def _slo_case(run: RunData, slo: dict[str, Any]) -> ET.Element:
     case = _case(run, "slo", name)
     value, limit = slo.get("value"), slo.get("limit")
     bound = ">=" if name.startswith("min_") else "<="
-    if slo.get("pass") is None:
-        ET.SubElement(case, "skipped", message=f"not evaluated; limit {bound} {limit}")
+    if slo.get("pass") is None or slo.get("status") == "not-evaluated":
+        reason = slo.get("reason") or "no data"
+        ET.SubElement(case, "skipped", message=f"not evaluated: {reason}; limit {bound} {limit}")
     elif not slo["pass"] and value is None:
         ET.SubElement(case, "failure", type="SLOUnmeasured",
                       message=f"{name}: could not be measured, counted as failed (limit {bound} {limit})")
