@@ -170,7 +170,8 @@ def test_ok_fail_info_interleavings_give_the_hand_counted_window_and_losses(run)
                                   "end_s": 20.0}]
     assert summary["failover"] == [{
         "fault_id": "0.0", "unavailable_s": 1.804, "unavailable_start_s": 10.2, "unavailable_end_s": 12.004,
-        "detected_s": 1.0, "promoted_s": 1.9, "new_primary": "redis-1",
+        "detected_s": 1.0, "promoted_s": 1.9, "new_primary": "redis-1", "detected_by": "harness",
+        "promoted_by": "harness",
     }]
     writes = summary["writes"]
     assert (writes["attempted"], writes["acknowledged"], writes["failed"], writes["unknown"], writes["lost"]) == \
@@ -257,9 +258,10 @@ def test_overlapping_faults_split_failures_at_the_later_start(run):
     assert [f["fault_id"] for f in summary["faults"]] == ["0.0", "1.0"]
     assert summary["failover"] == [
         {"fault_id": "0.0", "unavailable_s": 1.31, "unavailable_start_s": 10.49, "unavailable_end_s": 11.8,
-         "detected_s": 0.8, "promoted_s": None, "new_primary": None},
+         "detected_s": 0.8, "promoted_s": None, "new_primary": None, "detected_by": "harness", "promoted_by": None},
         {"fault_id": "1.0", "unavailable_s": 1.01, "unavailable_start_s": 12.49, "unavailable_end_s": 13.5,
-         "detected_s": 0.3, "promoted_s": 1.2, "new_primary": "redis-2"},
+         "detected_s": 0.3, "promoted_s": 1.2, "new_primary": "redis-2", "detected_by": "harness",
+         "promoted_by": "harness"},
     ]
 
 
@@ -324,7 +326,7 @@ def test_an_empty_history_gives_zeros(run, history_text):
         "probe": {"baseline_ops_per_s": 0.0, "during_fault_ops_per_s": 0.0, "recovered_ops_per_s": 0.0}}
     assert summary["failover"] == [{"fault_id": "0.0", "unavailable_s": 0.0, "unavailable_start_s": None,
                                     "unavailable_end_s": None, "detected_s": None, "promoted_s": None,
-                                    "new_primary": None}]
+                                    "new_primary": None, "detected_by": None, "promoted_by": None}]
 
 
 def test_an_invoke_without_completion_is_unknown_and_a_partial_run_is_incomplete(run):
@@ -575,3 +577,49 @@ def test_sentinel_logs_time_detection_and_promotion_when_pubsub_arrives_late(run
     (failover,) = summary["failover"]
     assert (failover["detected_s"], failover["promoted_s"], failover["new_primary"]) == (1.2, 2.5, "redis-1")
     assert (summary["writes"]["lost"], summary["writes"]["acknowledged_by_demoted_primary"]) == (2, 1)
+
+
+def cluster_partition(run: RunBuilder) -> RunBuilder:
+    """redis-0 (shard primary) isolated with the harness at 10.0 s, healed at 18.0 s; the watcher, cut off,
+    sees redis-1 as the new primary only at 18.2 s."""
+    run.fault("0.0", 10.0, 18.0, kind="partition")
+    run.event(18.2, "watcher", "primary-change", shard=0, old="redis-0", new="redis-1")
+    run.write(0, 1, 9.0, "ok")
+    return run
+
+
+def cluster_meta(path: Path) -> None:
+    meta = json.loads((path / "meta.json").read_text())
+    meta["topology"] = {"kind": "cluster", "shards": 3, "replicas": 1}
+    meta["pods"] = [{**p, "shard": 0} for p in meta["pods"]]
+    (path / "meta.json").write_text(json.dumps({**meta, "utc_offset_s": 0}))
+
+
+def test_a_cluster_failover_is_timed_from_the_nodes_logs(run):
+    path = cluster_partition(run).build()
+    cluster_meta(path)
+    (path / "logs").mkdir()
+    wall = lambda t: time.strftime("%d %b %Y %H:%M:%S", time.gmtime(1_800_000_000 + t)) + f".{round(t * 1000) % 1000:03d}"
+    (path / "logs" / "redis-2.log").write_text(
+        f"12:M {wall(13.07)} * Marking node a9db6cc64dc603f73a8841bf4f50a3ce3243695f as failing (quorum reached).\n")
+    (path / "logs" / "redis-1.log").write_text(
+        f"11:S {wall(13.08)} * FAIL message received from 6c05 about a9db\n"
+        f"11:S {wall(13.9)} # Start of election delayed for 520 milliseconds (rank #0, offset 4242).\n"
+        f"11:S {wall(14.16)} # Failover election won: I'm the new master.\n"
+        f"11:M {wall(14.16)} # configEpoch set to 7 after successful failover\n")
+    summary = check(path)
+
+    (failover,) = summary["failover"]
+    assert (failover["detected_s"], failover["promoted_s"], failover["new_primary"]) == (3.07, 4.16, "redis-1")
+    assert (failover["detected_by"], failover["promoted_by"]) == ("server-log", "server-log")
+
+
+def test_a_promotion_the_harness_saw_only_after_the_heal_has_no_time(run):
+    """Without the nodes' logs, the watcher's 8.2 s is when the harness could see again, not when it happened."""
+    path = cluster_partition(run).build()
+    cluster_meta(path)
+    summary = check(path)
+
+    (failover,) = summary["failover"]
+    assert (failover["promoted_s"], failover["promoted_by"], failover["new_primary"]) == (None, "harness-late", "redis-1")
+    assert any("only after the partition healed" in note and "not 8.2 s" in note for note in summary["degraded"])

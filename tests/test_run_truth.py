@@ -110,3 +110,43 @@ def test_a_replica_that_cannot_resync_fails_the_run_naming_pod_and_log_line(tmp_
     assert result.summary["verdict"] == "fail" and result.exit_code == 1
     headline = result.summary["headline"]
     assert "redis-0" in headline and "Can't handle RDB format version" in headline
+
+
+def log_lines(run_dir: Path, pattern: str) -> list[tuple[float, str]]:
+    """(unix time, pod) of every line matching pattern in the pods' logs, read with plain datetime."""
+    from datetime import datetime
+    import re
+
+    meta = json.loads((run_dir / "meta.json").read_text())
+    found = []
+    for log in sorted((run_dir / "logs").glob("redis-*.log")):
+        for line in log.read_text(errors="replace").splitlines():
+            m = re.match(r"^\d+:[MSC] (\d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2}\.\d{3}) . (.*)$", line)
+            if m and re.search(pattern, m.group(2)):
+                local = datetime.strptime(m.group(1), "%d %b %Y %H:%M:%S.%f")
+                found.append((local.timestamp(), log.stem))
+    return [(t - meta["start_wall"], pod) for t, pod in sorted(found)]
+
+
+def test_cluster_partition_with_clients_on_the_minority_side_is_timed_from_the_nodes_logs(tmp_path):
+    """Shard 1's primary isolated with the harness on its side: the harness sees the new primary only after
+    the heal, the promoted node's log says when it won its election, and the summary says the latter."""
+    result = run(tmp_path, duration_s=16,
+                 topology={"kind": "cluster", "shards": 3, "replicas": 1, "cluster_node_timeout_ms": 1000},
+                 workload={"probe": PROBE},
+                 faults=[{"kind": "partition", "mode": "isolate", "target": {"role": "primary", "shard": 1},
+                          "client_side": "target", "at_s": 3, "duration_s": 8}])
+    assert result.status == "complete"
+    (start,) = events(result.run_dir, "fault-start")
+    (end,) = events(result.run_dir, "fault-end")
+    won = [(t, pod) for t, pod in log_lines(result.run_dir, r"Failover election won") if t >= start["t"]]
+    assert won, "no node logged `Failover election won` after the partition started"
+    won_t, won_pod = won[0]
+    (failover,) = result.summary["failover"]
+    assert failover["promoted_by"] == "server-log" and failover["new_primary"] == won_pod
+    assert abs(failover["promoted_s"] - (won_t - start["t"])) <= 0.25
+    failing = [t for t, _ in log_lines(result.run_dir, r"FAIL message received|as failing") if t >= start["t"]]
+    assert failover["detected_by"] == "server-log" and abs(failover["detected_s"] - (failing[0] - start["t"])) <= 0.25
+    seen = [e["t"] for e in events(result.run_dir, "primary-change") if e.get("new") == won_pod and e["t"] >= start["t"]]
+    assert seen and seen[0] >= end["t"] - 0.5, "the harness, cut off, should have seen the promotion only at the heal"
+    assert won_t < end["t"] - 1.0

@@ -19,6 +19,7 @@ from harness.checker import checks as run_checks
 from harness.checker import convergence, latency, slo, throughput
 from harness.checker.availability import failovers
 from harness.checker.events import NS, Firing, fault_firings, load_events
+from harness.checker.cluster_logs import cluster_log_events, with_cluster_logs
 from harness.checker.server_logs import sentinel_log_events, with_server_logs
 from harness.checker.history import NO_COMPLETION, History, arrow_text, load_final, load_history
 from harness.checker.lost_writes import WriteCounts, count_writes
@@ -44,7 +45,8 @@ def build(run: RunDir) -> Analysis:
     events, bad_events = load_events(run.events)
     firings = fault_firings(events)
     run_end_s = _run_end(meta, events, history)
-    server_events = with_server_logs(events, sentinel_log_events(run.logs_dir, meta))
+    server_events = with_cluster_logs(with_server_logs(events, sentinel_log_events(run.logs_dir, meta)),
+                                      cluster_log_events(run.logs_dir, meta))
     failover, failover_notes = failovers(history, server_events, firings, meta.get("pods") or [], run_end_s)
     writes = count_writes(history, final, server_events)
     series = _driver_series(run, history)

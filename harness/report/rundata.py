@@ -102,12 +102,18 @@ def load_run(path: str | Path) -> RunData:
 
 
 def _with_logged_primary_changes(events: list[dict[str, Any]], rundir: RunDir, meta: dict) -> list[dict[str, Any]]:
-    """Primary changes as the sentinels logged them, when they did: the checker's rule (its server_logs)."""
+    """Primary changes as the sentinels or cluster nodes logged them, when they did: the checker's rule
+    (its server_logs and cluster_logs)."""
+    import pandas as pd
+
+    from harness.checker.cluster_logs import cluster_log_events
     from harness.checker.server_logs import sentinel_log_events
 
-    logged = sentinel_log_events(rundir.logs_dir, meta)
-    if not len(logged):
+    frames = [f for f in (sentinel_log_events(rundir.logs_dir, meta), cluster_log_events(rundir.logs_dir, meta))
+              if len(f)]
+    if not frames:
         return events
+    logged = pd.concat(frames, ignore_index=True)
     changes = logged[logged["type"] == "primary-change"].to_dict("records")
     return [e for e in events if e.get("type") != "primary-change"] + changes
 
