@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from harness.checker import checks as run_checks
-from harness.checker import convergence, latency, slo, throughput
+from harness.checker import convergence, intended, latency, slo, throughput
 from harness.checker.availability import failovers
 from harness.checker.events import NS, Firing, fault_firings, load_events
 from harness.checker.cluster_logs import cluster_log_events, with_cluster_logs
@@ -49,7 +49,8 @@ def build(run: RunDir) -> Analysis:
                                       cluster_log_events(run.logs_dir, meta))
     failover, failover_notes = failovers(history, server_events, firings, meta.get("pods") or [], run_end_s)
     writes = count_writes(history, final, server_events)
-    series = _driver_series(run, history)
+    due = intended.due_ns(history, events)
+    series = _driver_series(run, history, due)
 
     summary: dict[str, Any] = {
         "schema": SCHEMA,
@@ -62,7 +63,9 @@ def build(run: RunDir) -> Analysis:
         "duration_s": run_end_s,
         "faults": [f.as_dict() for f in firings],
         "throughput": _throughput(series, history, firings, run_end_s),
-        "latency_ms": latency.summarize(_acknowledged_latency_us(history)),
+        "latency_ms": latency.summarize(_acknowledged_latency_us(history, due)),
+        "probe": {**intended.rates(history, events),
+                  "service_latency_ms": latency.summarize(_acknowledged_latency_us(history, None))},
         "failover": [f.as_dict() for f in failover],
         "writes": writes.as_dict(),
     }
@@ -124,7 +127,7 @@ def _run_end(meta: dict, events: pd.DataFrame, history: History) -> float:
     return round(max(last), 6) if last else float(meta.get("duration_s") or 0.0)
 
 
-def _driver_series(run: RunDir, history: History) -> dict[str, pd.DataFrame]:
+def _driver_series(run: RunDir, history: History, due: np.ndarray) -> dict[str, pd.DataFrame]:
     """Every driver's 1 s series: the probe's from its history, the others from series/<driver>.csv."""
     series = {}
     if run.series_dir.exists():
@@ -132,7 +135,7 @@ def _driver_series(run: RunDir, history: History) -> dict[str, pd.DataFrame]:
             if path.stem != "probe":
                 series[path.stem] = throughput.load_series(path)
     if run.history.exists():
-        series["probe"] = throughput.probe_series(history)
+        series["probe"] = throughput.probe_series(history, due)
     return series
 
 
@@ -145,10 +148,13 @@ def _throughput(series: dict[str, pd.DataFrame], history: History, firings: list
     return {"driver": headline, **(by_driver[headline] if headline else nothing), "by_driver": by_driver}
 
 
-def _acknowledged_latency_us(history: History) -> np.ndarray:
+def _acknowledged_latency_us(history: History, due: np.ndarray | None) -> np.ndarray:
+    """Latency of each acknowledged operation from when it was due (open loop, intended.py), or from its
+    invoke when `due` is None (service time, what a closed-loop recording would show)."""
     ops = history.ops
     ok = ops["type"].cat.codes.to_numpy() == _OK
-    return (ops["complete_ns"].to_numpy()[ok] - ops["invoke_ns"].to_numpy()[ok]) // 1000
+    start = ops["invoke_ns"].to_numpy() if due is None else due
+    return (ops["complete_ns"].to_numpy()[ok] - start[ok]) // 1000
 
 
 def _recovery_start(driver: str, history: History, firings: list[Firing]) -> float | None:
