@@ -69,6 +69,7 @@ class RunDir:
     history = property(lambda self: self.path / "history.csv")
     final = property(lambda self: self.path / "final.csv")
     final_state = property(lambda self: self.path / "final-state.json")  # every pod after heal and settle
+    lost = property(lambda self: self.path / "lost.csv")  # lost writes per second and acknowledging pod
     series_dir = property(lambda self: self.path / "series")
     raw_dir = property(lambda self: self.path / "raw")
     logs_dir = property(lambda self: self.path / "logs")

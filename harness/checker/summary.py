@@ -22,7 +22,7 @@ from harness.checker.events import NS, Firing, fault_firings, load_events
 from harness.checker.cluster_logs import cluster_log_events, with_cluster_logs
 from harness.checker.server_logs import sentinel_log_events, with_server_logs
 from harness.checker.history import NO_COMPLETION, History, arrow_text, load_final, load_history
-from harness.checker.lost_writes import WriteCounts, count_writes
+from harness.checker.lost_writes import WriteCounts, count_writes, lost_per_second
 from harness.errors import ScenarioError
 from harness.rundir import RunDir
 from harness.scenario import Scenario, load_scenario
@@ -36,6 +36,7 @@ class Analysis:
     summary: dict[str, Any]
     tables: dict[str, pa.Table] = field(default_factory=dict)  # tables/<name>.parquet
     probe_series: pd.DataFrame | None = None  # series/probe.csv
+    lost_series: pd.DataFrame | None = None  # lost.csv
 
 
 def build(run: RunDir) -> Analysis:
@@ -80,7 +81,7 @@ def build(run: RunDir) -> Analysis:
     summary["timing"] = {k: meta.get(k) for k in ("deploy_s", "setup_s") if k in meta}
     summary["degraded"] = [*(meta.get("degraded") or []), *_input_notes(run, history, final, bad_events, writes),
                            *failover_notes, *scenario_notes, *slo_notes]
-    return Analysis(summary, _tables(history, events, series), series.get("probe"))
+    return Analysis(summary, _tables(history, events, series), series.get("probe"), lost_per_second(history, final))
 
 
 def write(run: RunDir, analysis: Analysis) -> None:
@@ -92,6 +93,8 @@ def write(run: RunDir, analysis: Analysis) -> None:
     if analysis.probe_series is not None:
         run.series_dir.mkdir(parents=True, exist_ok=True)
         analysis.probe_series.to_csv(run.series("probe"), index=False)
+    if analysis.lost_series is not None:
+        analysis.lost_series.to_csv(run.lost, index=False)
     tmp = run.summary.with_suffix(".tmp")
     tmp.write_text(json.dumps(analysis.summary, indent=2, allow_nan=False) + "\n")
     tmp.replace(run.summary)
