@@ -623,3 +623,35 @@ def test_a_promotion_the_harness_saw_only_after_the_heal_has_no_time(run):
     (failover,) = summary["failover"]
     assert (failover["promoted_s"], failover["promoted_by"], failover["new_primary"]) == (None, "harness-late", "redis-1")
     assert any("only after the partition healed" in note and "not 8.2 s" in note for note in summary["degraded"])
+
+
+def test_new_primary_is_the_pod_name_when_sentinel_announces_a_dns_name(run):
+    """On Kubernetes Sentinel names pods by their DNS names; meta.json's per-pod `aliases` map them back."""
+    run.fault("0.0", 10.0, 20.0)
+    run.write(0, 1, 9.0, "ok")
+    dns = "redis-{}.redis-headless.rh-x.svc.cluster.local"
+    run.sentinel(11.0, "+sdown", f"master mymaster {dns.format(0)} 6379")
+    run.sentinel(12.0, "+switch-master", f"mymaster {dns.format(0)} 6379 {dns.format(1)} 6379")
+    path = run.build()
+    meta = json.loads((path / "meta.json").read_text())
+    for pod in meta["pods"]:
+        pod["aliases"] = [f"{dns.format(pod['name'].split('-')[1])}:6379", f"{pod['name']}.redis-headless:6379"]
+    (path / "meta.json").write_text(json.dumps(meta))
+    summary = check(path)
+
+    (failover,) = summary["failover"]
+    assert (failover["promoted_s"], failover["new_primary"]) == (2.0, "redis-1")
+    assert not any("no pod of meta.json" in note for note in summary["degraded"])
+
+
+def test_the_runner_writes_each_pods_aliases_into_meta():
+    from harness.platforms.base import Deployment, Pod
+    from harness.runner import _meta_pods
+
+    pods = [Pod("redis-0", "redis", "127.0.0.1", 40001), Pod("redis-1", "redis", "127.0.0.1", 40002)]
+    d = Deployment(id="x", platform="kubernetes", topology={"kind": "sentinel"}, pods=pods, client_address="127.0.0.1",
+                   network="kubernetes", state_dir="/nonexistent",
+                   extra={"aliases": {"redis-1.redis-headless:6379": "redis-1", "10.244.0.6:6379": "redis-1"}})
+    meta_pods = {p["name"]: p for p in _meta_pods(d)}
+    assert "aliases" not in meta_pods["redis-0"]
+    assert meta_pods["redis-1"]["aliases"] == ["10.244.0.6:6379", "redis-1.redis-headless:6379"]

@@ -23,6 +23,7 @@ import pandas as pd
 
 from harness.checker.events import Firing, owner, to_ns, to_s
 from harness.checker.history import History
+from harness.checker.pods import pod_addresses
 
 _OK = 0  # code of "ok" in History.ops["type"]
 
@@ -51,8 +52,7 @@ def failovers(history: History, events: pd.DataFrame, firings: list[Firing], pod
     if not firings:
         return results, notes
     _unavailability(history, firings, results, run_end_s, notes)
-    _server_view(events, firings, results, {(str(p.get("host")), int(p.get("port", 0))): p["name"] for p in pods},
-                 notes)
+    _server_view(events, firings, results, pod_addresses(pods), notes)
     return results, notes
 
 

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from harness.checker.pods import pod_addresses
+
 # 2269:X 25 Nov 2026 23:26:41.236 # +sdown master mymaster 10.213.219.10 6379
 LINE = re.compile(r"^\d+:X (\d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2}\.\d{3}) [#*.-] ([+-][\w-]+) ?(.*)$")
 # 3110:M 30 Nov 2026 12:41:08.123 # Failover election won: I'm the new master.
@@ -45,7 +47,7 @@ def sentinel_log_events(logs_dir: Path, meta: dict) -> pd.DataFrame:
     if start_wall is None or not logs_dir.is_dir():
         return pd.DataFrame()
     offset = meta.get("utc_offset_s", time.localtime().tm_gmtoff)  # Redis logs local time
-    pods = {(p.get("host"), int(p.get("port", 0))): p.get("name") for p in meta.get("pods") or []}
+    pods = pod_addresses(meta.get("pods") or [])
     rows = []
     for log in sorted(logs_dir.glob("sentinel-*.log")):
         for line in log.read_text(errors="replace").splitlines():
