@@ -525,6 +525,10 @@ def test_a_topology_that_did_not_converge_fails_the_run_naming_pod_and_log_line(
     assert "Can't handle RDB format version 11" in converged["detail"]
     assert summary["verdict"] == "fail"
     assert "redis-2" in summary["headline"] and "Can't handle RDB format version 11" in summary["headline"]
+    from harness.report import build_report
+
+    page = build_report(run_dir).read_text()
+    assert "topology converged: fail" in page and "Can&#39;t handle RDB format version 11" in page
 
 
 def test_without_a_readable_scenario_no_slo_is_judged_and_the_verdict_is_incomplete(run):

@@ -60,6 +60,7 @@ def render_html(run: RunData, plots: dict[str, Path]) -> str:
         lost=_lost_rows(run, summary), slos=_slo_rows(summary),
         events=_shown_events(_event_rows(run)), notes=run.notes, degraded=_degraded(run, summary), fmt=format_number,
         benchmark=_benchmark_rows(run),
+        checks=[c for c in summary.get("checks") or [] if isinstance(c, dict) and c.get("status") != "pass"],
     )
 
 
@@ -360,6 +361,7 @@ _TEMPLATE = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=
     <div class="sub">run <code>{{ run.run_id }}</code>{% if started %} · started {{ started }}{% endif %}</div>
   </div>
 </header>
+{% for check in checks %}<div class="note" id="check-{{ loop.index }}"><strong>{{ check.name }}: {{ check.status }}</strong>{% if check.detail %} · {{ check.detail }}{% endif %}</div>{% endfor %}
 
 {% for note in notes.get("summary", []) %}<div class="note">{{ note }}</div>{% endfor %}
 {% if summary %}
