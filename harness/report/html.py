@@ -80,10 +80,14 @@ def _benchmark_rows(run: RunData) -> list[list[str]]:
 
 
 def _started(run: RunData) -> str:
-    wall = run.meta.get("start_wall")
+    """When the run began (before its deploy), and how long deploy and readiness took when known."""
+    wall = run.meta.get("run_start_wall", run.meta.get("start_wall"))
     if not isinstance(wall, (int, float)):
         return ""
-    return datetime.fromtimestamp(wall, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    text = datetime.fromtimestamp(wall, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    deploy = run.meta.get("deploy_s")
+    return text + (f" · deployed and ready in {deploy:.1f} s; time 0 is the load's start"
+                   if isinstance(deploy, (int, float)) else "")
 
 
 def _partial_detail(run: RunData) -> str:
