@@ -129,7 +129,9 @@ def _is_detection(event: dict) -> bool:
         return bool(words) and words[0] == "master"
     if event["type"] == "cluster-log":
         return event.get("event") == "node-failing"
-    return event["type"] == "cluster-state" and event.get("state") == "fail"
+    # A node's own `Cluster state changed: fail` (an isolated primary says it when it loses the majority)
+    # is not the cluster detecting the failure; the watcher's cluster-state is its fallback without logs.
+    return event["type"] == "cluster-state" and event.get("state") == "fail" and event.get("source") != "cluster-log"
 
 
 def _is_promotion(event: dict) -> bool:

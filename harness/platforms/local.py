@@ -140,13 +140,17 @@ class LocalPlatform:
         for spec in specs:
             pod = deployment.pod(spec.name)
             binary = resolve_server(spec.server)
+            # On loopback addresses a pod's outgoing connections come from 127.0.0.1, which is what a
+            # replica or sentinel would announce: each announces its own address instead.
+            announce = pod.host if self.network == "loopback" else None
             if spec.kind == "sentinel":
                 conf = render_sentinel_conf(topology, bind=pod.host, data_dir=pod.data_dir, logfile=pod.log,
-                                            primary_host=deployment.pod("redis-0").host)
+                                            primary_host=deployment.pod("redis-0").host, announce_ip=announce)
             else:
                 primary = initial_primary(topology, spec)
                 conf = render_redis_conf(topology, binary, bind=pod.host, data_dir=pod.data_dir, logfile=pod.log,
-                                         replicaof=deployment.pod(primary).host if primary else None)
+                                         replicaof=deployment.pod(primary).host if primary else None,
+                                         announce_ip=announce)
             Path(pod.conf).write_text(conf)
             self._spawn(deployment, pod)
 
