@@ -78,7 +78,7 @@ def build(run: RunDir) -> Analysis:
     summary["verdict"] = slo.verdict(summary["slo"], complete=not summary["partial"] and not scenario_notes,
                                      blocking_checks=run_checks.blocking(summary["checks"]))
     summary["headline"] = run_checks.headline(summary["verdict"], summary["checks"], summary["slo"])
-    summary["timing"] = {k: meta.get(k) for k in ("deploy_s", "setup_s") if k in meta}
+    summary["timing"] = {k: meta.get(k) for k in ("deploy_s", "setup_s", "deploy_phases") if k in meta}
     summary["degraded"] = [*(meta.get("degraded") or []), *_input_notes(run, history, final, bad_events, writes),
                            *failover_notes, *scenario_notes, *slo_notes]
     return Analysis(summary, _tables(history, events, series), series.get("probe"), lost_per_second(history, final))
