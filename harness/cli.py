@@ -128,7 +128,9 @@ def _print_headline(summary: dict | None, run_dir: Path, status: str) -> None:
               f"promoted {f.get('promoted_s')} s, new primary {f.get('new_primary')}")
     print(f"writes: {w.get('acknowledged', 0)} acknowledged, {w.get('lost', 0)} lost, {w.get('unknown', 0)} unknown")
     for slo in summary.get("slo", []):
-        print(f"  SLO {slo['name']}: {slo['value']} vs limit {slo['limit']}: {'pass' if slo['pass'] else 'FAIL'}")
+        status = slo.get("status") or ("pass" if slo["pass"] else "fail")
+        print(f"  SLO {slo['name']}: {slo['value']} vs limit {slo['limit']}: "
+              + ("pass" if status == "pass" else status.upper() + (f" ({slo['reason']})" if slo.get("reason") else "")))
 
 
 def cmd_deploy(args) -> int:

@@ -7,6 +7,7 @@ runs afterwards over the files alone.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -23,7 +24,6 @@ from harness.errors import CapabilityError, HarnessError
 from harness.platforms import make_platform
 from harness.platforms.base import Deployment
 from harness.poll import PollTimeout, wait_until
-from harness.roles import current_roles, primaries
 from harness.rundir import EventLog, HistoryWriter, RunClock, RunDir, fresh_run_path, new_run_id, refuse_used_run_dir
 from harness.scenario import Scenario
 from harness.signals import Interrupted, interrupts_deferred, interrupts_raise
@@ -66,17 +66,17 @@ def run_scenario(
     platform = make_platform(scenario.platform)
     preflight(scenario, platform)
     run_dir.scenario.write_text(yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False))
-    clock = RunClock.start()
+    clock = RunClock.start()  # provisional: moved to the load's start once the topology is ready
     machine = machine_facts()  # for the results store's environment fingerprint
     run_dir.update_meta(
         run_id=run_id, scenario=scenario.name, platform=scenario.platform, topology=scenario.topology.model_dump(mode="json"),
         harness_version=__version__, start_mono_ns=clock.start_mono_ns, start_wall=clock.start_wall,
+        run_start_wall=clock.start_wall,
         utc_offset_s=time.localtime().tm_gmtoff,  # servers log local time
         duration_s=scenario.duration_s, status="running", error=None, degraded=[], machine=machine,
     )
     events = EventLog(run_dir.events, clock)
     history = HistoryWriter(run_dir.history, clock)
-    events.emit("runner", "run-start", detail=scenario.name)
     session = _Session(scenario, platform, run_dir, clock, events, history, progress)
     status, error = "failed", None
     try:
@@ -95,7 +95,8 @@ def run_scenario(
     finally:
         with interrupts_deferred():
             session.shutdown()
-            for what, step in (("close events.jsonl", lambda: (events.emit("runner", "run-end", detail=status),
+            for what, step in (("record the run start", session.emit_run_start),
+                               ("close events.jsonl", lambda: (events.emit("runner", "run-end", detail=status),
                                                                  events.close())),
                                ("close history.csv", history.close),
                                ("write meta.json", lambda: run_dir.update_meta(status=status, error=error,
@@ -141,17 +142,28 @@ class _Session:
         self.probe = self.watcher = self.nemesis = None
         self.drivers: list = []
         self._done = threading.Event()
+        self._run_start_emitted = False
+        self._deploy_done_mono: float | None = None
+
+    def emit_run_start(self, at_t: float = 0.0) -> None:
+        """The run-start event, once: at t < 0 when the load started (the clock moved), else at t = 0."""
+        if not self._run_start_emitted:
+            self._run_start_emitted = True
+            self.events.emit("runner", "run-start", t=round(at_t, 6), wall=self.clock.start_wall + at_t,
+                             detail=self.scenario.name)
 
     def execute(self, run_id: str) -> None:
         scenario = self.scenario
         self.progress(f"deploying {scenario.topology.kind} on {scenario.platform}")
+        deploy_start = time.monotonic()
         self.deployment = self.platform.deploy(scenario.topology, run_id, owner_pid=os.getpid(), progress=self.progress)
+        self._deploy_done_mono = time.monotonic()
+        deploy_s = round(self._deploy_done_mono - deploy_start, 3)
+        self.progress(f"deployed and ready in {deploy_s:g}s")
         self.run_dir.update_meta(
-            network=self.deployment.network,
-            pods=[{"name": p.name, "kind": p.kind, "host": p.host, "port": p.port, "shard": p.shard,
-                   "version": p.version} for p in self.deployment.pods],
+            network=self.deployment.network, deploy_s=deploy_s, deploy_phases=self.deployment.extra.get("phases", {}),
+            pods=_meta_pods(self.deployment),
         )
-        self.events.emit("runner", "deploy-done", detail=f"{len(self.deployment.pods)} pods")
         if self.deployment.network == "loopback":
             self._degrade("not root: pods run on 127.x loopback addresses without network namespaces; "
                           "network faults are unavailable")
@@ -170,6 +182,7 @@ class _Session:
         from harness.workload.probe import Probe
 
         scenario, deployment = self.scenario, self.deployment
+        self._start_run_time()
         bound = scenario.duration_s + scenario.settle_s + 120  # every thread stops by itself, even if never told
         self.watcher = Watcher(deployment, self.events, max_duration_s=bound)
         self.watcher.start()
@@ -185,6 +198,19 @@ class _Session:
                                seed=scenario.seed)
         self.nemesis.preflight()
         self.nemesis.start()
+
+    def _start_run_time(self) -> None:
+        """t = 0 now, as the load starts: the deploy's time moves to before it (meta.json keeps both
+        zeros: `run_start_wall` the run's, `start_wall` / `start_mono_ns` the load's)."""
+        run_start_wall = self.clock.start_wall
+        setup_s = self.clock.restart()
+        self.run_dir.update_meta(start_mono_ns=self.clock.start_mono_ns, start_wall=self.clock.start_wall,
+                                 run_start_wall=run_start_wall, setup_s=round(setup_s, 3))
+        self.emit_run_start(-setup_s)
+        if self._deploy_done_mono is not None:
+            since = time.monotonic() - self._deploy_done_mono
+            self.events.emit("runner", "deploy-done", t=round(-since, 6), wall=time.time() - since,
+                             detail=f"{len(self.deployment.pods)} pods")
 
     def _load_drivers(self) -> list:
         load = self.scenario.workload
@@ -218,12 +244,25 @@ class _Session:
         for driver in self.drivers:
             driver.wait(timeout=30)
         self.progress(f"healed; settling {self.scenario.settle_s:g}s before the final read")
+        from harness.checker import convergence  # the checker package imports pandas: only when needed
+        from harness.final_state import observe
+
         time.sleep(self.scenario.settle_s)  # the scenario's settle time is a duration, not a synchronisation
+        state: dict = {}
+
+        def converged() -> bool:
+            state.update(observe(self.deployment))
+            return not convergence.problems(state)
+
         try:
-            wait_until(lambda: _settled(self.deployment), timeout=60, interval=0.25, what="the topology to settle")
+            wait_until(converged, timeout=self.scenario.converge_timeout_s, interval=0.25,
+                       what="the topology to converge")
             self.events.emit("runner", "settled")
-        except PollTimeout as exc:
-            self._degrade(f"topology did not settle before the final read: {exc}")
+        except PollTimeout:
+            self.progress("topology did not converge: " + "; ".join(
+                f"{p['pod']}: {p['why']}" for p in convergence.problems(state)))
+        finally:
+            self.run_dir.final_state.write_text(json.dumps(state, indent=2, default=str) + "\n")
 
     def _degrade(self, message: str) -> None:
         """Say what the run could not do, in meta.json's `degraded`; never raises (it runs in teardown,
@@ -250,8 +289,17 @@ class _Session:
                 self._degrade(f"teardown: could not {what}: {type(exc).__name__}: {exc}")
 
     def _keep_logs(self) -> None:
+        """Each pod's server log into logs/<pod>.log: the checker times failovers from them. A platform
+        whose logs are not files here (Kubernetes: the pod log API) may offer `collect_logs(deployment,
+        dest_dir)` to write them there instead."""
         if self.deployment is None:
             return
+        collect = getattr(self.platform, "collect_logs", None)
+        if callable(collect):
+            try:
+                collect(self.deployment, self.run_dir.logs_dir)
+            except Exception as exc:  # noqa: BLE001 - missing logs cost precision, not the teardown
+                self._degrade(f"could not collect the pods' logs: {exc}")
         failed = []
         for pod in self.deployment.pods:
             try:
@@ -263,14 +311,11 @@ class _Session:
             raise OSError(f"into {self.run_dir.logs_dir}: " + ", ".join(failed))
 
 
-def _settled(deployment: Deployment) -> bool:
-    """Every shard has exactly one answering primary and every replica's link is up."""
-    roles = [r for r in current_roles(deployment) if r.role != "sentinel"]
-    if any(r.role == "down" for r in roles):
-        return False
-    shard_primaries = [r.shard for r in roles if r.role == "primary"]
-    if len(shard_primaries) != len(set(shard_primaries)):
-        return False
-    if not all(r.link_up for r in roles if r.role == "replica"):
-        return False
-    return bool(primaries(deployment))
+def _meta_pods(deployment: Deployment) -> list[dict]:
+    """meta.json's pods; `aliases` lists the other "host:port" names a pod is known by (on Kubernetes,
+    the DNS names Sentinel announces), so checkers can name the pod in what the servers report."""
+    aliases: dict[str, list[str]] = {}
+    for address, name in (deployment.extra.get("aliases") or {}).items():
+        aliases.setdefault(name, []).append(address)
+    return [{"name": p.name, "kind": p.kind, "host": p.host, "port": p.port, "shard": p.shard, "version": p.version,
+             **({"aliases": sorted(aliases[p.name])} if p.name in aliases else {})} for p in deployment.pods]

@@ -205,13 +205,17 @@ class Target(Model):
 
 class FaultBase(Model):
     target: Target
-    at_s: float = Field(..., ge=0, description="seconds after the run starts")
+    at_s: float = Field(..., ge=0, description="seconds after the load starts (run time 0; deploy and readiness "
+                                                "come before it and are timed on their own)")
     duration_s: float = Field(10.0, gt=0)
     every_s: float | None = Field(None, gt=0, description="repeat period")
     count: int = Field(1, ge=1, le=1000)
+    allow_not_applied: bool = Field(
+        False, description="a firing whose verification fails (or that cannot be applied) is reported as not "
+                           "applied instead of failing the run")
 
     def firings(self) -> list[tuple[float, float]]:
-        """(start, end) of each repetition, seconds since run start."""
+        """(start, end) of each repetition, seconds since the load started."""
         period = self.every_s or 0.0
         return [(self.at_s + i * period, self.at_s + i * period + self.duration_s) for i in range(self.count)]
 
@@ -280,6 +284,11 @@ Fault = Annotated[
 # --------------------------------------------------------------------------- SLOs and scenario
 
 
+MIN_BASELINE_S = 3.0
+"""The least load before a fault: the throughput checker drops each driver's first (partial) second
+and needs whole seconds before the first fault starts (harness/checker/throughput.py)."""
+
+
 class SLOs(Model):
     max_unavailable_s: float | None = Field(None, ge=0)
     max_lost_writes: int | None = Field(None, ge=0)
@@ -298,6 +307,8 @@ class Scenario(Model):
     platform: Literal["local", "kubernetes"] = "local"
     duration_s: float = Field(60.0, gt=0, le=86400)
     settle_s: float = Field(5.0, ge=0, le=600, description="wait after healing before the final read")
+    converge_timeout_s: float = Field(60.0, gt=0, le=3600, description="after settle_s, how long the topology may "
+                                      "take to converge (pods back, links up, offsets caught up) before the run fails")
     seed: int = 0
     topology: Topology
     workload: Workload = Field(default_factory=Workload)
@@ -307,6 +318,12 @@ class Scenario(Model):
     @model_validator(mode="after")
     def _faults_fit_topology(self) -> "Scenario":
         for i, fault in enumerate(self.faults):
+            if fault.at_s < MIN_BASELINE_S:
+                raise ValueError(
+                    f"faults.{i}.at_s: {fault.at_s:g}s leaves less baseline than the throughput baseline needs: "
+                    f"at least {MIN_BASELINE_S:g}s of load before the first fault (a driver's first second is "
+                    f"partial and not counted, so whole seconds of baseline remain)"
+                )
             for field_path, target in fault_targets(fault):
                 problem = _target_problem(self.topology, target)
                 if problem:

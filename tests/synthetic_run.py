@@ -121,10 +121,22 @@ def make_run(
     for driver, table in series.items():
         if driver != "probe" or write_probe_series:
             table.to_csv(run.series(driver), index=False, float_format="%.3f")
+    if not partial:
+        _write_final_state(run, plan)
     if write_summary:
         summary = _summary(run.path.name, scenario, plan, series, probe, lost, partial)
         run.summary.write_text(json.dumps(summary, indent=2))
     return run.path
+
+
+def _write_final_state(run: RunDir, plan: "_Plan") -> None:
+    """final-state.json of a converged topology: the last promoted pod primary, the others its replicas."""
+    primary = plan.new_primary[-1] if plan.new_primary else REDIS_PODS[0]
+    pods = [{"name": p, "kind": "redis", "role": "primary" if p == primary else "replica", "shard": None,
+             "primary": None if p == primary else primary, "link_up": None if p == primary else True,
+             "offset": 5000, "primary_offset": None if p == primary else 5000} for p in REDIS_PODS]
+    pods += [{"name": s, "kind": "sentinel", "role": "sentinel", "sentinel_primary": primary} for s in SENTINEL_PODS]
+    run.final_state.write_text(json.dumps({"kind": "sentinel", "pods": pods}, indent=2))
 
 
 # --------------------------------------------------------------------------- plan and scenario

@@ -24,8 +24,9 @@ def facts(events: list[dict], locust_ok: int = 500, locust_fail: int = 0, status
     if locust_ok or locust_fail:
         series["locust"] = pd.DataFrame({"t_s": [1, 2], "ok": [locust_ok // 2, locust_ok - locust_ok // 2],
                                          "fail": [locust_fail, 0], "info": [0, 0]})
-    started = [{"t": 0.5, "type": "driver-start", "driver": d, "detail": ""} for d in ("probe", "locust")]
-    return RunFacts({"status": status}, SCENARIO, pd.DataFrame(started + events), series)
+    started = [{"t": 0.0, "type": "load-start", "driver": None, "detail": ""}]
+    started += [{"t": 0.5, "type": "driver-start", "driver": d, "detail": ""} for d in ("probe", "locust")]
+    return RunFacts({"status": status}, SCENARIO, pd.DataFrame(started + events), series, convergence=[])
 
 
 def by_name(checks: list[dict]) -> dict[str, dict]:
@@ -34,7 +35,8 @@ def by_name(checks: list[dict]) -> dict[str, dict]:
 
 def test_healthy_run_passes_every_check():
     checks = evaluate(facts([]))
-    assert [c["name"] for c in checks] == ["run completed", "driver locust", "probe"]  # redis-benchmark is off
+    assert [c["name"] for c in checks] == ["run completed", "driver locust", "probe",
+                                            "topology converged"]  # redis-benchmark is off, no fault
     assert {c["status"] for c in checks} == {"pass"}
     assert verdict(checks, [{"name": "x", "pass": True}]) == "pass"
 

@@ -95,7 +95,7 @@ def test_sigkill_mid_run_then_cleanup_and_partial_report(tmp_path):
 def test_sigint_mid_partition_heals_and_tears_down(tmp_path):
     proc, out = start_run(tmp_path, {
         "duration_s": 60, "topology": SENTINEL, "workload": {"probe": {"clients": 2, "rate_per_client": 50}},
-        "faults": [{"kind": "partition", "mode": "isolate", "target": {"role": "replica"}, "at_s": 2,
+        "faults": [{"kind": "partition", "mode": "isolate", "target": {"role": "replica"}, "at_s": 3,
                     "duration_s": 50}],
     })
     try:

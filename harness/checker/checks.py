@@ -1,11 +1,14 @@
-"""Checks: what must hold for a run to count at all, before any SLO is read.
+"""Checks: what must hold for a run to count at all, before any SLO is read (DESIGN.md "A run passes only if").
 
-A run whose load driver died still has numbers (zeros, or a second of load), and an SLO on
-another metric could pass on them; a check is what stops that. Each check is a small pure
-function of `RunFacts` (loaded once from the run directory) returning zero or more results
-`{"name", "status": "pass" | "fail" | "not-evaluated", "detail", "log"}`; `log` is the file, relative
-to the run directory, that says more (null if none). To add a check, write one function and
-append it to `CHECKS`. The verdict is pass only if every check and every SLO passes.
+A run whose load driver died still has numbers (zeros, or a second of load), a fault that did not
+take still leaves a calm history, and an SLO could pass on either; a check is what stops that. Each
+check is a small pure function of `RunFacts` (loaded once from the run directory) returning zero or
+more results `{"name", "status": "pass" | "fail" | "not-evaluated", "detail", "log"}`; `log` is the
+file, relative to the run directory, that says more (null if none). A check may carry
+`"allowed": true` when the scenario accepted its outcome (a fault marked `allow_not_applied` that
+did not take): it is reported, in the headline too, but does not block the verdict. To add a check,
+write one function and append it to `CHECKS`. The verdict is pass only if every check and every SLO
+passes.
 """
 
 from __future__ import annotations
@@ -32,10 +35,12 @@ class RunFacts:
     scenario: Scenario | None
     events: pd.DataFrame
     series: dict[str, pd.DataFrame]  # per driver, the 1 s table (series/<driver>.csv; the probe's from history)
+    allowed_faults: frozenset[str] = frozenset()  # scenario indices of faults with allow_not_applied
+    convergence: list[dict[str, str]] | None = None  # checker/convergence.judge's problems; None: no final-state.json
 
 
-def check(name: str, status: str, detail: str, log: str | None = None) -> Check:
-    return {"name": name, "status": status, "detail": detail, "log": log}
+def check(name: str, status: str, detail: str, log: str | None = None, **extra: Any) -> Check:
+    return {"name": name, "status": status, "detail": detail, "log": log, **extra}
 
 
 def run_completed(facts: RunFacts) -> list[Check]:
@@ -84,6 +89,8 @@ def _driver_check(facts: RunFacts, driver: str, name: str, max_error_ratio: floa
     if not _enabled(facts, driver):
         return []
     log = DRIVER_LOGS[driver]
+    if not _reached_load(facts):
+        return [check(name, NOT_EVALUATED, "the run stopped before the load started", "meta.json")]
     errors = _driver_events(facts, driver, "driver-error")
     ok, bad = _counts(facts, driver)
     if errors:
@@ -98,6 +105,14 @@ def _driver_check(facts: RunFacts, driver: str, name: str, max_error_ratio: floa
         return [check(name, FAIL, f"{ratio:.0%} of {ok + bad:,} {driver} requests failed "
                                   f"(more than {max_error_ratio:.0%})", log)]
     return [check(name, PASS, f"{ok:,} requests acknowledged, {bad:,} failed ({ratio:.1%})", log)]
+
+
+def _reached_load(facts: RunFacts) -> bool:
+    """Whether any load ran: a run that stopped in deploy has no driver to judge."""
+    events = facts.events
+    if len(events) and "type" in events and events["type"].isin(["load-start", "driver-start"]).any():
+        return True
+    return any(len(s) for s in facts.series.values())
 
 
 def _short(text: str, limit: int = 300) -> str:
@@ -117,7 +132,60 @@ def probe(facts: RunFacts) -> list[Check]:
     return _driver_check(facts, "probe", "probe")
 
 
-CHECKS: list[Callable[[RunFacts], list[Check]]] = [run_completed, scenario_read, driver_locust, driver_redis_benchmark, probe]
+def faults_verified(facts: RunFacts) -> list[Check]:
+    """One check per firing that was attempted: pass when at least one `fault-verified` says ok and none
+    says otherwise; fail when one says not ok or it could not be applied (`fault-error`). `allowed`:
+    fault ids (scenario index, "0") whose scenario entry has allow_not_applied."""
+    events, allowed = facts.events, facts.allowed_faults
+    if not len(events) or "fault_id" not in events:
+        return []
+    relevant = events[events["type"].isin(["fault-start", "fault-verified", "fault-error"])]
+    checks = []
+    for fault_id in dict.fromkeys(relevant["fault_id"].dropna().astype(str)):
+        rows = relevant[relevant["fault_id"].astype(str) == fault_id]
+        checks.append(_fault_check(fault_id, rows, fault_id.split(".")[0] in allowed))
+    return checks
+
+
+def _fault_check(fault_id: str, rows: pd.DataFrame, allowed: bool) -> Check:
+    name = f"fault {fault_id} verified"
+    start = rows[rows["type"] == "fault-start"]
+    what = _describe(start.iloc[0]) if len(start) else ""
+    errors = rows[rows["type"] == "fault-error"]
+    verified = rows[rows["type"] == "fault-verified"]
+    failed = verified[verified["ok"].map(lambda v: v is not True and v != "true")] if len(verified) else verified
+    if len(errors) or len(failed):
+        reasons = [str(d) for d in [*errors.get("detail", []), *failed.get("detail", [])]]
+        detail = f"{what}not applied: " + "; ".join(reasons)
+        return check(name, NOT_EVALUATED, detail + " (allowed by the scenario)", allowed=True) if allowed \
+            else check(name, FAIL, detail)
+    if not len(verified):
+        return check(name, NOT_EVALUATED, f"{what}healed before it could be verified")
+    return check(name, PASS, what + "; ".join(str(d) for d in verified.get("detail", [])))
+
+
+def _describe(start: pd.Series) -> str:
+    pod = start.get("pod")
+    pod = ",".join(pod) if isinstance(pod, list) else pod
+    return f"{start.get('kind')} {pod}: " if isinstance(pod, str) and pod else f"{start.get('kind')}: "
+
+
+def topology_converged(facts: RunFacts) -> list[Check]:
+    """After heal and settle: every pod back and in a role, links up and caught up (final-state.json)."""
+    problems = facts.convergence
+    if facts.meta.get("status") != "complete" and problems is None:
+        return []  # the run never reached heal and settle: "run completed" already says so
+    name = "topology converged"
+    if problems is None:
+        return [check(name, NOT_EVALUATED, "the run did not reach heal and settle (no final-state.json)")]
+    if not problems:
+        return [check(name, PASS, "every pod back and in a role, replica links up and caught up")]
+    parts = [f"{p['pod']}: {p['why']}" + (f" (log: {p['log']})" if p.get("log") else "") for p in problems]
+    return [check(name, FAIL, "; ".join(parts), "final-state.json")]
+
+
+CHECKS: list[Callable[[RunFacts], list[Check]]] = [run_completed, scenario_read, driver_locust, driver_redis_benchmark,
+                                                   probe, faults_verified, topology_converged]
 
 
 def evaluate(facts: RunFacts) -> list[Check]:
@@ -125,15 +193,34 @@ def evaluate(facts: RunFacts) -> list[Check]:
     return [result for fn in CHECKS for result in fn(facts)]
 
 
+def blocking(checks: list[Check]) -> list[Check]:
+    """The checks that keep a run from passing: anything but pass, unless the scenario allowed it."""
+    return [c for c in checks if c["status"] != PASS and not c.get("allowed")]
+
+
+def slo_status(slo: dict[str, Any]) -> str:
+    """An SLO's status; summaries written before SLOs had one carry only `pass`."""
+    return slo.get("status") or {True: PASS, False: FAIL}.get(slo.get("pass"), NOT_EVALUATED)
+
+
 def verdict(checks: list[Check], slos: list[dict[str, Any]]) -> str:
-    """fail: a check or SLO failed (other than the run not completing); incomplete: the run did not
+    """fail: a check (other than the run not completing) or an SLO failed; incomplete: the run did not
     complete, or something could not be evaluated; pass: everything passed."""
-    others = [c for c in checks if c["name"] != "run completed"]
-    if any(c["status"] == FAIL for c in others) or any(s.get("pass") is False for s in slos):
+    stops = blocking(checks)
+    if any(c["status"] == FAIL and c["name"] != "run completed" for c in stops) \
+            or any(slo_status(s) == FAIL for s in slos):
         return "fail"
-    if any(c["status"] != PASS for c in checks) or any(s.get("pass") is None for s in slos):
+    if stops or any(slo_status(s) != PASS for s in slos):
         return "incomplete"
     return "pass"
+
+
+def headline(verdict_: str, checks: list[Check], slos: list[dict]) -> str:
+    """One line that says why: the verdict, then every check that did not pass and every SLO that did not."""
+    reasons = [f"{c['name']}: {c['status']}" + (f" - {c['detail']}" if c.get("detail") else "")
+               for c in checks if c["status"] != PASS]
+    reasons += [f"SLO {s['name']}: {slo_status(s)}" for s in slos if slo_status(s) != PASS]
+    return verdict_ + (": " + " | ".join(reasons) if reasons else "")
 
 
 def failed(checks: list[Check]) -> list[Check]:
@@ -148,6 +235,6 @@ def headline_lines(summary: dict[str, Any], run_dir: str | Path) -> list[str]:
         if not isinstance(c, dict) or c.get("status") == PASS or c.get("name") == "run completed":
             continue
         where = f" (log: {Path(run_dir) / c['log']})" if c.get("log") else ""
-        word = "FAILED" if c.get("status") == FAIL else "NOT EVALUATED"
+        word = "FAILED" if c.get("status") == FAIL else "ALLOWED" if c.get("allowed") else "NOT EVALUATED"
         lines.append(f"{word} {c.get('name')}: {c.get('detail')}{where}")
     return lines

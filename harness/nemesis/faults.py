@@ -28,7 +28,7 @@ from harness.scenario import Bandwidth, Latency, PacketLoss, Partition, Pause, T
 RESTART_TIMEOUT_S = 60.0
 CLIENT = "client"  # how a partition's sides name the harness's own address
 
-NOT_PARAMS = {"kind", "target", "at_s", "every_s", "count", "groups", "peers"}
+NOT_PARAMS = {"kind", "target", "at_s", "every_s", "count", "groups", "peers", "allow_not_applied"}
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """junit.xml: one test case per SLO, plus one for the run itself, for CI systems that show test results.
 
-An SLO that fails gets a <failure> naming value and limit (the checker fails an SLO it could not
-measure, and so does this file). SLOs never evaluated (no summary.json: the checker did not run)
+An SLO that fails gets a <failure> naming value and limit; one the checker could not evaluate (no
+data: status not-evaluated) is <skipped> with the reason, never a pass. Each check of summary.json
+(fault verified, topology converged) is a case too. SLOs never evaluated (no summary.json: the checker did not run)
 are <skipped> with the reason, so CI shows them as not run rather than silently passing. The
 run-completion case fails when the run is partial. Each check in summary.json (harness/checker/
 checks.py: the run completed, every load driver and the probe produced load) is a case of its own:
@@ -94,8 +95,9 @@ def _slo_case(run: RunData, slo: dict[str, Any]) -> ET.Element:
     case = _case(run, "slo", name)
     value, limit = slo.get("value"), slo.get("limit")
     bound = ">=" if name.startswith("min_") else "<="
-    if slo.get("pass") is None:
-        ET.SubElement(case, "skipped", message=f"not evaluated; limit {bound} {limit}")
+    if slo.get("pass") is None or slo.get("status") == "not-evaluated":
+        reason = slo.get("reason") or "no data"
+        ET.SubElement(case, "skipped", message=f"not evaluated: {reason}; limit {bound} {limit}")
     elif not slo["pass"] and value is None:
         ET.SubElement(case, "failure", type="SLOUnmeasured",
                       message=f"{name}: could not be measured, counted as failed (limit {bound} {limit})")
