@@ -114,15 +114,17 @@ def _print_headline(summary: dict | None, run_dir: Path, status: str) -> None:
         return
     t, w = summary.get("throughput", {}), summary.get("writes", {})
 
-    def rate(key: str) -> str:
-        value = t.get(key)
+    def rate(phases: dict, key: str) -> str:
+        value = phases.get(key)
         return "n/a" if value is None else f"{value:.0f}"
 
     print(f"verdict: {summary.get('verdict')}   run: {status}   dir: {run_dir}")
     for line in headline_lines(summary, run_dir):
         print(line)
-    print(f"throughput ops/s ({t.get('driver', 'headline driver')}): baseline {rate('baseline_ops_per_s')}, "
-          f"during faults {rate('during_fault_ops_per_s')}, recovered {rate('recovered_ops_per_s')}")
+    drivers = t.get("by_driver") or {t.get("driver") or "headline driver": t}
+    for name, phases in sorted(drivers.items(), key=lambda item: item[0] != t.get("driver")):  # headline first
+        print(f"throughput ops/s ({name}): baseline {rate(phases, 'baseline_ops_per_s')}, "
+              f"during faults {rate(phases, 'during_fault_ops_per_s')}, recovered {rate(phases, 'recovered_ops_per_s')}")
     for f in summary.get("failover", []):
         print(f"fault {f.get('fault_id')}: unavailable {f.get('unavailable_s')} s, detected {f.get('detected_s')} s, "
               f"promoted {f.get('promoted_s')} s, new primary {f.get('new_primary')}")
