@@ -233,6 +233,10 @@ class _Session:
             self.platform.teardown(self.deployment)
 
     def _keep_logs(self) -> None:
+        collect = getattr(self.platform, "collect_logs", None)
+        if collect is not None:  # logs that are not files here (Kubernetes: the kubelet's, gone with the pods)
+            collect(self.deployment, self.run_dir.logs_dir)
+            return
         for pod in self.deployment.pods:
             if pod.log and Path(pod.log).exists():
                 shutil.copy(pod.log, self.run_dir.logs_dir / f"{pod.name}.log")

@@ -444,7 +444,36 @@ def test_pause_plans():
     with pytest.raises(CapabilityError, match="sidecar"):
         faults.plan_pause("4.2", "redis-0", duration_s=5, method="sigstop", kind="redis", sidecar=False)
     stop = faults.plan_pause("4.3", "sentinel-0", duration_s=5, method="sigstop", kind="sentinel", sidecar=True)
-    assert "pkill -STOP -x" in stop.inject[0].params["argv"][2] and "pkill -CONT -x" in stop.heal[0].params["argv"][2]
+    assert stop.inject[0].params["container"] == "fault" and "kill -STOP" in stop.inject[0].params["argv"][2]
+    assert "kill -CONT" in stop.heal[0].params["argv"][2]
+
+
+def _state_in_pid_namespace(script: str, *, with_server: bool, tmp_path: Path) -> subprocess.CompletedProcess:
+    """Run the sidecar's pause `script` (as `sh -c`, the way exec runs it) in a new PID namespace, as a
+    pod sharing its process namespace is: a redis-server started there is the only server it can see.
+    Prints the script's exit status and the server's process state (T = stopped) after it."""
+    sock = tmp_path / "r.sock"
+    server = (f"redis-server --port 0 --unixsocket {sock} --save '' --appendonly no >/dev/null 2>&1 & pid=$!; "
+              f"i=0; until redis-cli -s {sock} ping >/dev/null 2>&1 || [ $i -ge 100 ]; do i=$((i+1)); sleep 0.05; done; ")
+    inner = ((server if with_server else "") + 'sh -c "$SCRIPT"; echo "status=$?"; '
+             + ('sleep 0.2; echo "state=$(cut -d" " -f3 /proc/$pid/stat)"; kill -KILL $pid' if with_server else ""))
+    return subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", "sh", "-c", inner], env={**os.environ, "SCRIPT": script},
+                          capture_output=True, text=True, timeout=60)
+
+
+@needs_root
+@needs_redis
+def test_sidecar_sigstop_stops_the_server_with_sh_alone(tmp_path):
+    """The fault sidecar signals through /proc with sh's own `kill` (no pkill in minimal images); with no
+    server process visible (no shared process namespace) the pause fails loudly instead of doing nothing."""
+    plan = faults.plan_pause("4.4", "redis-0", duration_s=5, method="sigstop", kind="redis", sidecar=True)
+    stop, cont = plan.inject[0].params["argv"][2], plan.heal[0].params["argv"][2]
+    stopped = _state_in_pid_namespace(stop, with_server=True, tmp_path=tmp_path)
+    assert "status=0" in stopped.stdout and "state=T" in stopped.stdout, stopped.stdout + stopped.stderr
+    resumed = _state_in_pid_namespace(stop + "\nsleep 0.2\n" + cont, with_server=True, tmp_path=tmp_path)
+    assert "status=0" in resumed.stdout and re.search(r"state=[SR]", resumed.stdout), resumed.stdout + resumed.stderr
+    nothing = _state_in_pid_namespace(stop, with_server=False, tmp_path=tmp_path)
+    assert "status=3" in nothing.stdout and "shareProcessNamespace" in nothing.stderr, nothing.stdout + nothing.stderr
 
 
 def test_platform_refuses_unknown_options_without_a_cluster():

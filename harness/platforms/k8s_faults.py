@@ -152,13 +152,32 @@ def plan_pause(fault_id: str, pod: str, *, duration_s: float, method: str, kind:
         return FaultPlan(fault_id, "pause", "api", [pod], inject, heal)
     if not sidecar:
         raise CapabilityError("pause by SIGSTOP on Kubernetes needs the fault sidecar; or use method: debug-sleep")
-    # -x matches the process name only: -f would also match this very shell's command line
-    process = "redis-server|valkey-server|redis-sentinel"
-    stop = ["sh", "-c", f"pkill -STOP -x '{process}'; "
-                        f"(sleep {duration_s + SAFETY_MARGIN_S:g}; pkill -CONT -x '{process}') >/dev/null 2>&1 &"]
-    cont = ["sh", "-c", f"pkill -CONT -x '{process}' || true"]
+    stop = ["sh", "-c", _stop_script(duration_s)]
+    cont = ["sh", "-c", signal_servers("CONT") + "; true"]
     return FaultPlan(fault_id, "pause", "sidecar", [pod], [Op("exec", f"pods/{pod}", {"container": "fault", "argv": stop})],
                      [Op("exec", f"pods/{pod}", {"container": "fault", "argv": cont})])
+
+
+SERVER_PROCESSES = "redis-server|redis-sentinel|valkey-server|valkey-sentinel"
+
+
+def signal_servers(signal: str, *, must_find: bool = False) -> str:
+    """sh that sends `signal` to every Redis/Valkey server process the sidecar sees (the pod shares
+    its process namespace). Plain sh over /proc, no pkill: the sidecar image needs nothing but `sh`.
+    With `must_find`, exits 3 naming the cause when no server process is visible, so a pause that
+    cannot stop anything fails loudly instead of passing as done."""
+    script = (f'n=0; for d in /proc/[0-9]*; do read -r comm < "$d/comm" 2>/dev/null || continue; '
+              f'case "$comm" in {SERVER_PROCESSES}) kill -{signal} "${{d#/proc/}}" && n=$((n+1));; esac; done')
+    if must_find:
+        script += ('; if [ "$n" -eq 0 ]; then echo "no redis/valkey server process is visible from the fault '
+                   'sidecar (is shareProcessNamespace on in the pod spec?)" >&2; exit 3; fi')
+    return script
+
+
+def _stop_script(duration_s: float) -> str:
+    """SIGSTOP now; SIGCONT by itself after the planned end plus a margin if the harness never heals."""
+    return (signal_servers("STOP", must_find=True)
+            + f"; (sleep {duration_s + SAFETY_MARGIN_S:g}; {signal_servers('CONT')}) </dev/null >/dev/null 2>&1 &")
 
 
 # --------------------------------------------------------------------------- network faults: sidecar

@@ -20,10 +20,12 @@ import re
 import socket
 import subprocess
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from harness.errors import CapabilityError, PlatformError
 from harness.platforms import k8s_faults as faults
+from harness.platforms import k8s_logs
 from harness.platforms.base import Deployment, Pod, state_root
 from harness.platforms.k8s_objects import (
     RUN_LABEL,
@@ -122,6 +124,8 @@ class KubernetesPlatform:
         self._relays: dict[str, dict[str, Relay]] = {}  # deployment id -> pod -> relay
         self._paused: dict[tuple[str, str], faults.FaultPlan] = {}
         self._killed_uid: dict[tuple[str, str], str] = {}
+        # logs of pods deleted during a run, read just before the delete: deployment id -> pod -> container -> pieces
+        self._saved_logs: dict[str, dict[str, dict[str, list[str]]]] = {}
         self._chaos_mesh: bool | None = None
 
     # ------------------------------------------------------------------ client
@@ -358,6 +362,7 @@ class KubernetesPlatform:
         try:
             current = self.api.core.read_namespaced_pod(pod.name, ns)
             self._killed_uid[(deployment.id, pod.name)] = current.metadata.uid
+            self._save_logs(deployment, current)
             self.api.core.delete_namespaced_pod(pod.name, ns, grace_period_seconds=grace_period_s)
         except Exception as exc:  # noqa: BLE001
             raise PlatformError(f"deleting pod {pod.name} failed: {_api_message(exc)}") from None
@@ -500,6 +505,28 @@ class KubernetesPlatform:
         except Exception as exc:  # noqa: BLE001
             if getattr(exc, "status", None) != 404:
                 raise PlatformError(f"deleting {kind}/{name} failed: {_api_message(exc)}") from None
+
+    # ------------------------------------------------------------------ logs
+    def _save_logs(self, deployment: Deployment, pod: Any) -> None:
+        """A deleted pod's logs go with it: keep them for collect_logs (one read per container)."""
+        pieces = k8s_logs.read_container_logs(self.api.core.read_namespaced_pod_log, deployment.extra["namespace"], pod)
+        saved = self._saved_logs.setdefault(deployment.id, {}).setdefault(pod.metadata.name, {})
+        for container, texts in pieces.items():
+            saved.setdefault(container, []).extend(texts)
+
+    def collect_logs(self, deployment: Deployment, logs_dir: Path) -> list[str]:
+        """Every container's log in the run's namespace (previous containers and pods deleted during the
+        run included) into `logs_dir`, before teardown deletes them (see harness.platforms.k8s_logs)."""
+        ns = deployment.extra["namespace"]
+        selector = None if deployment.extra.get("own_namespace") else f"{RUN_LABEL}={label_value(deployment.id)}"
+        pieces = {pod: {c: list(t) for c, t in containers.items()}
+                  for pod, containers in self._saved_logs.pop(deployment.id, {}).items()}
+        main = {p.name: "sentinel" if p.kind == "sentinel" else "redis" for p in deployment.pods}
+        for pod in self.api.core.list_namespaced_pod(ns, label_selector=selector).items:
+            main[pod.metadata.name] = k8s_logs.main_container(pod) if pod.metadata.name in main else ""
+            for container, texts in k8s_logs.read_container_logs(self.api.core.read_namespaced_pod_log, ns, pod).items():
+                pieces.setdefault(pod.metadata.name, {}).setdefault(container, []).extend(texts)
+        return k8s_logs.write_logs(Path(logs_dir), pieces, main, {p.name for p in deployment.pods})
 
     # ------------------------------------------------------------------ teardown
     def teardown(self, deployment: Deployment) -> list[str]:
