@@ -445,23 +445,41 @@ class KubernetesPlatform:
         client = "loopback" if deployment.extra["access"] == "port-forward" else deployment.client_address
         return faults.Peers(side_a, side_b, ips, client, {n: faults.server_port(n) for n in names})
 
-    def inject_fault(self, deployment: Deployment, fault: Any, fault_id: str, side_a: list[str],
-                     side_b: list[str] | None = None) -> faults.FaultPlan:
-        """Plan and apply one firing of a network fault; returns the plan whose `heal` heal_fault runs."""
-        backend = faults.choose_backend(fault.kind, sidecar=bool(deployment.extra.get("fault_sidecar")),
-                                        chaos_mesh=self.chaos_mesh_installed(), preferred=self.network_backend,
-                                        action=getattr(fault, "action", "drop"))
-        plan = faults.plan_network_fault(fault_id, fault, self.peers(deployment, side_a, side_b), backend=backend,
-                                         namespace=deployment.extra["namespace"], run_id=deployment.id)
-        try:
-            self.execute(deployment, plan.inject)
-        except BaseException:
-            self.heal_fault(deployment, plan)
-            raise
-        return plan
+    def plan_fault(self, deployment: Deployment, fault: Any, fault_id: str, side_a: list[str],
+                   side_b: list[str] | None = None) -> faults.FaultPlan:
+        """The operations that make and heal one firing, from the same planner `--dry-run` prints
+        (harness.platforms.k8s_faults.plan_fault), with the pods' current IPs and the backend chosen
+        from what this cluster offers. The nemesis executes `inject`, checks `checks`, runs `heal`."""
+        network = fault.kind in faults.NETWORK_KINDS
+        peers = self.peers(deployment, side_a, side_b) if network else faults.Peers(side_a, side_b or [], {})
+        return faults.plan_fault(fault_id, fault, peers, pod_kinds={p.name: p.kind for p in deployment.pods},
+                                 sidecar=bool(deployment.extra.get("fault_sidecar")),
+                                 chaos_mesh=self.chaos_mesh_installed() if network else False,
+                                 preferred=self.network_backend, namespace=deployment.extra["namespace"],
+                                 run_id=deployment.id)
 
-    def heal_fault(self, deployment: Deployment, plan: faults.FaultPlan) -> list[str]:
-        """Idempotent: every heal operation runs, failures are collected, not raised half-way."""
+    def verify_fault(self, deployment: Deployment, plan: faults.FaultPlan | dict) -> list[tuple[bool, str]]:
+        """Each of the plan's checks: an exec that exits 0 while the fault is in place, or the object's GET."""
+        plan = _as_plan(plan)
+        results = []
+        for op in plan.checks:
+            kind, _, name = op.target.partition("/")
+            if op.verb == "get":
+                try:
+                    self._read_object(deployment.extra["namespace"], kind, name)
+                    results.append((True, f"{op.target} exists"))
+                except Exception as exc:  # noqa: BLE001
+                    results.append((False, f"{op.target}: {_api_message(exc)}"))
+                continue
+            proc = self.exec(deployment, name, op.params["container"], op.params["argv"], check=False)
+            detail = (proc.stderr or proc.stdout).strip()
+            results.append((proc.returncode == 0, f"{name}: `{op.params['argv'][-1]}` "
+                                                  f"{'holds' if proc.returncode == 0 else 'fails'}{': ' + detail if detail else ''}"))
+        return results
+
+    def heal_fault(self, deployment: Deployment, plan: faults.FaultPlan | dict) -> list[str]:
+        """Idempotent: every heal operation runs, failures are collected (returned), not raised half-way."""
+        plan = _as_plan(plan)
         problems = []
         for op in plan.heal:
             try:
@@ -495,10 +513,16 @@ class KubernetesPlatform:
             else:
                 raise PlatformError(f"cannot execute {op}")
 
+    _OBJECT_KINDS = {"networkpolicies": ("networking.k8s.io/v1", "NetworkPolicy"),
+                     "networkchaos": (faults.CHAOS_MESH_API, "NetworkChaos"),
+                     "persistentvolumeclaims": ("v1", "PersistentVolumeClaim")}
+
+    def _read_object(self, ns: str, kind: str, name: str) -> Any:
+        api_version, kind_name = self._OBJECT_KINDS[kind]
+        return self.api.dynamic.resources.get(api_version=api_version, kind=kind_name).get(name=name, namespace=ns)
+
     def _delete_object(self, ns: str, kind: str, name: str) -> None:
-        api_version, kind_name = {"networkpolicies": ("networking.k8s.io/v1", "NetworkPolicy"),
-                                  "networkchaos": (faults.CHAOS_MESH_API, "NetworkChaos"),
-                                  "persistentvolumeclaims": ("v1", "PersistentVolumeClaim")}[kind]
+        api_version, kind_name = self._OBJECT_KINDS[kind]
         resource = self.api.dynamic.resources.get(api_version=api_version, kind=kind_name)
         try:
             resource.delete(name=name, namespace=ns)
@@ -602,6 +626,11 @@ def _local_address_towards(ip: str) -> str:
             return s.getsockname()[0]
     except OSError:
         return "127.0.0.1"
+
+
+def _as_plan(plan: faults.FaultPlan | dict) -> faults.FaultPlan:
+    """A plan, also from the plain data the nemesis keeps in its records."""
+    return plan if isinstance(plan, faults.FaultPlan) else faults.FaultPlan.from_dict(plan)
 
 
 def _absent(read: Callable[[], Any]) -> bool:
