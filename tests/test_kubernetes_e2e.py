@@ -125,3 +125,43 @@ def test_split_brain_loses_the_old_primarys_writes(tmp_path):
     assert logged, "the sentinels' own logs (copied from the pods) show the failover"
     assert summary["failover"][0]["promoted_s"] is not None and summary["failover"][0]["promoted_s"] < 12, \
         (summary["failover"], start)
+
+
+def test_cleanup_removes_a_dead_runs_namespace_and_state_dir(tmp_path):
+    """A run killed outright leaves its namespace and `k8s-<namespace>/deployment.json`: the sweep tears
+    that down; a labelled namespace with no state here (maybe another machine's run) goes only with --all.
+    (The Kubernetes part of `redis-harness cleanup` alone: the local sweep would also take the network
+    namespaces of other runs on this machine, which no state root of this test owns.)"""
+    from harness.cleanup_k8s import kubernetes_leftovers
+    from harness.platforms.base import Deployment
+    from harness.platforms.k8s_objects import namespace_name, namespace_object
+
+    k8s = platform()
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # its pid: an owner that no longer runs
+    run_id, orphan_id = unique_id("k8s-killed"), unique_id("k8s-orphan")
+    namespace, orphan = namespace_name(run_id), namespace_name(orphan_id)
+    for ns, rid in ((namespace, run_id), (orphan, orphan_id)):
+        k8s.apply(namespace_object(ns, rid))
+    state = tmp_path / "state"
+    Deployment(id=run_id, platform="kubernetes", topology=Topology(kind="standalone").model_dump(mode="json"), pods=[],
+               client_address="", network="kubernetes", state_dir=str(state / f"k8s-{namespace}"), owner_pid=dead.pid,
+               extra={"namespace": namespace, "own_namespace": True}).save()
+
+    def active(ns: str) -> bool:
+        try:
+            return k8s.api.core.read_namespace(ns).status.phase == "Active"
+        except Exception as exc:  # noqa: BLE001
+            if getattr(exc, "status", None) == 404:
+                return False
+            raise
+
+    try:
+        removed = kubernetes_leftovers(state)
+        assert f"namespace {namespace}" in removed and not active(namespace), removed
+        assert not (state / f"k8s-{namespace}").exists() and active(orphan), removed
+        removed = kubernetes_leftovers(state, everything=True)
+        assert f"namespace {orphan}" in removed and not active(orphan), removed
+    finally:
+        for ns in (namespace, orphan):
+            k8s.delete_namespace(ns)

@@ -728,15 +728,15 @@ def test_flagship_scenario_runs_on_kubernetes(tmp_path):
     assert summary["platform"] == "kubernetes" and not summary["partial"], proc.stderr[-3000:]
     assert proc.returncode == 0 and summary["verdict"] == "pass", (summary["slo"], summary["degraded"], proc.stderr[-3000:])
     assert (locust.get("baseline_ops_per_s") or 0) > 0, summary["throughput"]
-    pods = [p["name"] for p in json.loads((out / "meta.json").read_text())["pods"]]
-    assert failover["new_primary"] in pods and failover["new_primary"] != "redis-0", failover
-    assert writes["acknowledged"] > 0 and writes["lost"] == 0, writes
-    events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
-    assert any(e["type"] == "primary-change" and e["old"] == "redis-0" for e in events)
     # the pods' logs, copied before the namespace went: the sentinels saw the failover, and the deleted
     # primary's log (read just before the delete) precedes its new incarnation's
     switched = [f.name for f in (out / "logs").glob("sentinel-*.log") if "+switch-master" in f.read_text()]
     assert switched, sorted(p.name for p in (out / "logs").iterdir())
     assert (out / "logs" / "redis-0.log").read_text().count("# redis-harness: pod redis-0 (uid") >= 2
+    pods = [p["name"] for p in json.loads((out / "meta.json").read_text())["pods"]]
+    assert failover["new_primary"] in pods and failover["new_primary"] != "redis-0", failover
+    assert writes["acknowledged"] > 0 and writes["lost"] == 0, writes
+    events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    assert any(e["type"] == "primary-change" and e["old"] == "redis-0" for e in events)
     namespaces = KubernetesPlatform().api.core.list_namespace(label_selector="app.kubernetes.io/managed-by=redis-harness")
     assert [n.metadata.name for n in namespaces.items if n.status.phase == "Active"] == []

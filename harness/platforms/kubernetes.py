@@ -573,6 +573,10 @@ class KubernetesPlatform:
             pass
         return removed
 
+    def delete_namespace(self, ns: str) -> list[str]:
+        """Delete a namespace and wait (bounded) until it is gone; `cleanup` sweeps orphans with it."""
+        return self._delete_namespace(ns)
+
     def _delete_namespace(self, ns: str) -> list[str]:
         try:
             self.api.core.delete_namespace(ns, propagation_policy="Foreground")
