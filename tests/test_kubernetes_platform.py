@@ -663,49 +663,6 @@ def test_primary_pod_kill_promotes_a_replica():
 
 
 @pytest.mark.kubernetes
-def test_sidecar_partition_cuts_the_replica_and_heals(tmp_path):
-    """A partition through the nemesis, run as iptables in the replica pod's `fault` sidecar (exec)."""
-    from pydantic import TypeAdapter
-
-    from harness.nemesis import Nemesis
-    from harness.rundir import EventLog, RunClock
-    from harness.scenario import Fault
-
-    platform = KubernetesPlatform(image=os.environ.get("REDIS_HARNESS_K8S_IMAGE"),
-                                  access=os.environ.get("REDIS_HARNESS_K8S_ACCESS", "auto"), fault_sidecar=True,
-                                  sidecar_image=os.environ.get("REDIS_HARNESS_K8S_SIDECAR_IMAGE"),
-                                  network_backend="sidecar",
-                                  ready_timeout_s=float(os.environ.get("REDIS_HARNESS_K8S_TIMEOUT", "300")))
-    deployment = platform.deploy(Topology(kind="sentinel", replicas=1, sentinels=1, quorum=1,
-                                          extra_config={"repl-timeout": "2"}), unique_id("k8s-part"),
-                                 owner_pid=os.getpid())
-    cut = TypeAdapter(Fault).validate_python({"kind": "partition", "target": {"pod": "redis-1"}, "action": "reject",
-                                              "at_s": 0, "duration_s": 60})
-    replica = pod_client(deployment, deployment.pod("redis-1"), timeout=5)
-
-    def link(status: str) -> bool:
-        return replica.info("replication")["master_link_status"] == status
-
-    try:
-        wait_until(lambda: link("up"), timeout=60, what="the replica's link up before the fault")
-        clock = RunClock.start()
-        log = EventLog(tmp_path / "events.jsonl", clock)
-        nemesis = Nemesis(platform, deployment, [cut], log, clock)
-        nemesis.preflight()
-        nemesis.start()
-        try:
-            wait_until(lambda: link("down"), timeout=60, what="master_link_status:down on the cut replica")
-        finally:
-            assert nemesis.stop() == []
-            log.close()
-        wait_until(lambda: link("up"), timeout=60, what="master_link_status:up after the heal")
-        rules = platform.run_in_pod_network(deployment, deployment.pod("redis-1"), ["iptables", "-S"]).stdout
-        assert "-j DROP" not in rules and "-j REJECT" not in rules, rules
-    finally:
-        platform.teardown(deployment)
-
-
-@pytest.mark.kubernetes
 def test_flagship_scenario_runs_on_kubernetes(tmp_path):
     """`redis-harness run scenarios/sentinel-primary-kill.yaml --platform kubernetes`: the primary pod is
     deleted, a replica is promoted, and the run passes as it does locally: exit 0, verdict pass, Locust
