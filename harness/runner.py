@@ -233,10 +233,15 @@ class _Session:
             self.platform.teardown(self.deployment)
 
     def _keep_logs(self) -> None:
+        """Each pod's server log into logs/<pod>.log: the checker times failovers from them. A platform
+        whose logs are not files here (Kubernetes: the pod log API) may offer `collect_logs(deployment,
+        dest_dir)` to write them there instead."""
         collect = getattr(self.platform, "collect_logs", None)
-        if collect is not None:  # logs that are not files here (Kubernetes: the kubelet's, gone with the pods)
-            collect(self.deployment, self.run_dir.logs_dir)
-            return
+        if callable(collect):
+            try:
+                collect(self.deployment, self.run_dir.logs_dir)
+            except Exception as exc:  # noqa: BLE001 - missing logs cost precision, not the teardown
+                self._degrade(f"could not collect the pods' logs: {exc}")
         for pod in self.deployment.pods:
             if pod.log and Path(pod.log).exists():
                 shutil.copy(pod.log, self.run_dir.logs_dir / f"{pod.name}.log")
