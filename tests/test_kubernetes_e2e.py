@@ -34,13 +34,14 @@ from tests.conftest import unique_id
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.kubernetes
 
-# one replica is hit by each kind in turn; gaps let each heal before the next fires
+# one replica is hit by each kind in turn; gaps let each heal before the next fires (the first at 3 s:
+# a scenario, which the dry run reads, needs that much baseline before its first fault)
 MATRIX = [
-    {"kind": "pause", "method": "sigstop", "at_s": 0, "duration_s": 3},
-    {"kind": "partition", "mode": "isolate", "action": "reject", "at_s": 4, "duration_s": 4},
-    {"kind": "packet-loss", "percent": 50, "at_s": 9, "duration_s": 3},
-    {"kind": "bandwidth", "rate_kbit": 800, "direction": "both", "at_s": 13, "duration_s": 3},
-    {"kind": "pod-delete", "at_s": 17, "duration_s": 1},
+    {"kind": "pause", "method": "sigstop", "at_s": 3, "duration_s": 3},
+    {"kind": "partition", "mode": "isolate", "action": "reject", "at_s": 7, "duration_s": 4},
+    {"kind": "packet-loss", "percent": 50, "at_s": 12, "duration_s": 3},
+    {"kind": "bandwidth", "rate_kbit": 800, "direction": "both", "at_s": 16, "duration_s": 3},
+    {"kind": "pod-delete", "at_s": 20, "duration_s": 1},
 ]
 TOPOLOGY = Topology(kind="sentinel", replicas=1, sentinels=1, quorum=1, extra_config={"repl-timeout": "2"})
 
