@@ -656,7 +656,8 @@ def test_primary_pod_kill_promotes_a_replica():
                          timeout=120, what="a replica to be promoted")
         platform.start_pod(deployment, old)
         role = wait_until(lambda: next(r for r in current_roles(deployment) if r.pod == old.name).role == "replica",
-                          timeout=120, what=f"{old.name} to come back as a replica")
+                          timeout=120, what=f"{old.name} to come back as a replica",
+                          describe_failure=lambda: f"roles: {current_roles(deployment)}\n{platform.diagnose(deployment.extra['namespace'])}")
         assert role and new.name != old.name
     finally:
         platform.teardown(deployment)
