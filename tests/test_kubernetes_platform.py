@@ -698,3 +698,22 @@ def test_flagship_scenario_runs_on_kubernetes(tmp_path):
     assert any(e["type"] == "primary-change" and e["old"] == "redis-0" for e in events)
     namespaces = KubernetesPlatform().api.core.list_namespace(label_selector="app.kubernetes.io/managed-by=redis-harness")
     assert [n.metadata.name for n in namespaces.items if n.status.phase == "Active"] == []
+
+
+def test_dry_run_plans_with_the_options_a_live_run_reads():
+    """`run --dry-run` reads the same REDIS_HARNESS_K8S_* variables as a live run, so it prints the
+    backend and the client rules the live run would use (the fixture's CI sets the fault sidecar)."""
+    import sys
+
+    def dry(**env: str) -> str:
+        full = {k: v for k, v in os.environ.items() if not k.startswith("REDIS_HARNESS_K8S_")}
+        proc = subprocess.run([sys.executable, "-m", "harness.cli", "run", "scenarios/sentinel-partition-split-brain.yaml",
+                               "--platform", "kubernetes", "--dry-run"], cwd=ROOT, env={**full, **env},
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    assert "#   backend: networkpolicy" in dry()
+    sidecar = dry(REDIS_HARNESS_K8S_FAULT_SIDECAR="1", REDIS_HARNESS_K8S_ACCESS="pod-ip")
+    assert "#   backend: sidecar" in sidecar and "-d <harness address> -j DROP" in sidecar
+    assert "--dport 53 -j RETURN" in sidecar  # DNS stays up through the partition

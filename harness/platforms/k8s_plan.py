@@ -62,6 +62,20 @@ def plan(scenario: Scenario, *, server_version: str = "1.30", fault_sidecar: boo
     return "\n".join(out) + "\n"
 
 
+def options_from_env() -> dict[str, Any]:
+    """The plan options a live run would use, from the REDIS_HARNESS_K8S_* variables `run --platform
+    kubernetes` reads (fault sidecar, backend, access, image), so the dry run plans the same faults the
+    same way. Chaos Mesh cannot be known without a cluster: the plan assumes it absent and says so."""
+    from harness.platforms import kubernetes
+
+    env = kubernetes.options_from_env()
+    access = env.get("access", "auto")
+    if access == "auto":
+        access = "in-cluster" if kubernetes.in_cluster() else "port-forward"
+    return {"fault_sidecar": bool(env.get("fault_sidecar")), "network_backend": env.get("network_backend", "auto"),
+            "access": access, "image": env.get("image")}
+
+
 def _waits(topology: Topology) -> list[str]:
     waits = []
     if topology.kind == "cluster":
