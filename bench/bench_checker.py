@@ -24,6 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+from outcome import Outcome, add_quick
 
 NS = 1_000_000_000
 CLIENTS = 16
@@ -159,7 +160,10 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="generate into this directory and keep it")
     parser.add_argument("--analyze-only", help=argparse.SUPPRESS)
     parser.add_argument("--generate-only", help=argparse.SUPPRESS)
+    add_quick(parser)
     args = parser.parse_args()
+    if args.quick:
+        args.ops = min(args.ops, 200_000)
     if args.analyze_only:
         analyze_in_this_process(args.analyze_only)
         return
@@ -189,6 +193,11 @@ def main() -> None:
     finally:
         if args.keep is None:
             shutil.rmtree(run_dir, ignore_errors=True)
+    outcome = Outcome(args.quick)
+    outcome.correct(writes["lost"] == expected["lost"] > 0, f"lost {writes['lost']:,} == planted {expected['lost']:,}")
+    outcome.correct(len(result["failover"]) == len(FAULTS), f"{len(result['failover'])} failovers for {len(FAULTS)} kills")
+    outcome.target(result["wall_s"] < 60 and result["peak_rss_mib"] < 2048, "checker < 60 s and < 2048 MiB")
+    outcome.finish()
 
 
 if __name__ == "__main__":

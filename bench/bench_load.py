@@ -27,6 +27,7 @@ import pandas as pd
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+from outcome import Outcome, add_quick
 
 from harness.platforms.base import Deployment
 from harness.platforms.local import LocalPlatform
@@ -89,7 +90,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0, help="measured seconds per Locust / loop run")
     parser.add_argument("--users", type=int, default=10, help="Locust users")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of loop / Locust (medians)")
+    add_quick(parser)
     args = parser.parse_args()
+    if args.quick:
+        args.seconds, args.rounds = min(args.seconds, 3.0), 1
     platform = LocalPlatform()
     deployment = platform.deploy(Topology(kind="standalone"), f"bench-load-{secrets.token_hex(4)}",
                                  owner_pid=os.getpid())
@@ -114,7 +118,11 @@ def main() -> None:
                                  ("redis-py loop, 1 connection", loop, loops)):
         print(f"{name:<44}{median:>12,.0f}   [{min(values):,.0f}-{max(values):,.0f}]")
     ratio = one / loop if loop else 0.0
-    print(f"locust 1 process / redis-py loop: {ratio:.0%} (target >= 50% -> {'met' if ratio >= 0.5 else 'NOT met'})")
+    outcome = Outcome(args.quick)
+    outcome.correct(all(rps > 0 for _, rps in rows) and min(loops + ones + twos) > 0,
+                    "every driver completed requests (redis-benchmark, Locust 1 and 2 processes, loop)")
+    outcome.target(ratio >= 0.5, f"locust 1 process / redis-py loop {ratio:.0%} >= 50%")
+    outcome.finish()
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from outcome import Outcome, add_quick
+
 from harness.platforms.local import LocalPlatform
 from harness.redisconn import pod_client
 from harness.rundir import EventLog, HistoryWriter, RunClock
@@ -91,7 +93,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--clients", type=int, default=3)
     parser.add_argument("--no-reads", action="store_true")
+    add_quick(parser)
     args = parser.parse_args()
+    if args.quick:
+        args.seconds, args.rounds = min(args.seconds, 2.0), 1
     spec = ProbeSpec(clients=args.clients, rate_per_client=0, reads=not args.no_reads)
     platform = LocalPlatform()
     deployment = platform.deploy(Topology(kind="standalone"), f"bench-probe-{secrets.token_hex(4)}",
@@ -126,7 +131,10 @@ def main() -> None:
           f"per op (history.csv: {rows_bytes / 1e6:.1f} MB in the last round)")
     print(f"recording alone: {alone_us:.1f} us CPU per operation = {alone_us / cpu_off * 100:.1f}% of the median "
           f"client CPU per operation with recording off")
-    print(f"target: under 10% -> {'met' if overhead < 10 else 'NOT met'} (ops/s)")
+    outcome = Outcome(args.quick)
+    outcome.correct(min(on + off) > 0 and rows_bytes > 0, "the probe completed operations and recorded history rows")
+    outcome.target(overhead < 10, f"recording overhead {overhead:.1f}% under 10% (ops/s)")
+    outcome.finish()
 
 
 if __name__ == "__main__":

@@ -7,13 +7,18 @@ import json
 import os
 import secrets
 import sys
+import tempfile
+import time
+import traceback
 from pathlib import Path
 
 import yaml
 
 from harness import __version__
+from harness.checker.checks import headline_lines
 from harness.errors import HarnessError, ScenarioError
-from harness.scenario import Scenario, load_scenario
+from harness.rundir import refuse_used_run_dir
+from harness.scenario import Scenario, load_scenario, yaml_problem
 
 
 def _parse_set(values: list[str]) -> dict:
@@ -22,7 +27,12 @@ def _parse_set(values: list[str]) -> dict:
         if "=" not in item:
             raise ScenarioError(f"--set {item!r}: expected FIELD.PATH=VALUE, e.g. duration_s=30")
         key, raw = item.split("=", 1)
-        overrides[key] = yaml.safe_load(raw)
+        if not key:
+            raise ScenarioError(f"--set {item!r}: no field before '='")
+        try:
+            overrides[key] = yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            raise ScenarioError(f"--set {item!r}: the value is not valid YAML ({yaml_problem(exc)})") from None
     return overrides
 
 
@@ -51,6 +61,8 @@ def cmd_validate(args) -> int:
 
 
 def cmd_run(args) -> int:
+    if args.repeat < 1:
+        raise ScenarioError(f"--repeat {args.repeat}: must be 1 or more")
     scenario = _scenario(args)
     if args.dry_run:
         return _dry_run(scenario)
@@ -58,8 +70,11 @@ def cmd_run(args) -> int:
 
     if args.repeat > 1:
         return _run_repeated(scenario, args)
+    if args.out:
+        refuse_used_run_dir(Path(args.out))
     result = run_scenario(scenario, out_dir=Path(args.out) if args.out else None)
     _print_headline(result.summary, result.run_dir, result.status)
+    _record_runs(args, [result.run_dir])
     return result.exit_code
 
 
@@ -68,11 +83,14 @@ def _run_repeated(scenario: Scenario, args) -> int:
     from harness.runner import run_scenario
 
     root = Path(args.out) if args.out else None
+    for i in range(args.repeat if root else 0):  # refused before the first run, not halfway
+        refuse_used_run_dir(root / f"run-{i + 1}")
     results = []
     for i in range(args.repeat):
         out = root / f"run-{i + 1}" if root else None
         results.append(run_scenario(scenario, out_dir=out))
         _print_headline(results[-1].summary, results[-1].run_dir, results[-1].status)
+    _record_runs(args, [r.run_dir for r in results])  # the repeats are one batch: one night
     agg = aggregate_runs([r.run_dir for r in results])
     print(agg.to_text())
     if root:
@@ -101,6 +119,8 @@ def _print_headline(summary: dict | None, run_dir: Path, status: str) -> None:
         return "n/a" if value is None else f"{value:.0f}"
 
     print(f"verdict: {summary.get('verdict')}   run: {status}   dir: {run_dir}")
+    for line in headline_lines(summary, run_dir):
+        print(line)
     print(f"throughput ops/s ({t.get('driver', 'headline driver')}): baseline {rate('baseline_ops_per_s')}, "
           f"during faults {rate('during_fault_ops_per_s')}, recovered {rate('recovered_ops_per_s')}")
     for f in summary.get("failover", []):
@@ -108,7 +128,9 @@ def _print_headline(summary: dict | None, run_dir: Path, status: str) -> None:
               f"promoted {f.get('promoted_s')} s, new primary {f.get('new_primary')}")
     print(f"writes: {w.get('acknowledged', 0)} acknowledged, {w.get('lost', 0)} lost, {w.get('unknown', 0)} unknown")
     for slo in summary.get("slo", []):
-        print(f"  SLO {slo['name']}: {slo['value']} vs limit {slo['limit']}: {'pass' if slo['pass'] else 'FAIL'}")
+        status = slo.get("status") or ("pass" if slo["pass"] else "fail")
+        print(f"  SLO {slo['name']}: {slo['value']} vs limit {slo['limit']}: "
+              + ("pass" if status == "pass" else status.upper() + (f" ({slo['reason']})" if slo.get("reason") else "")))
 
 
 def cmd_deploy(args) -> int:
@@ -128,20 +150,46 @@ def cmd_deploy(args) -> int:
 
 
 def _find_deployment(ref: str | None):
-    from harness.platforms.base import Deployment, state_root
+    """The deployment a `status`/`destroy` argument names: a deployment.json, an id or an id's prefix."""
+    from harness.platforms.base import state_root
 
     ref = ref or os.environ.get("REDIS_HARNESS_DEPLOYMENT")
-    if ref and Path(ref).is_file():
-        return Deployment.load(ref)
-    candidates = [Deployment.load(p) for p in sorted(state_root().glob("*/deployment.json"))]  # local rh*, k8s-*
+    if ref and Path(ref).exists():
+        return _load_deployment(Path(ref))
+    candidates = [d for d in map(_try_load, sorted(state_root().glob("*/deployment.json"))) if d]  # local rh*, k8s-*
     if ref:
-        candidates = [d for d in candidates if d.id == ref or d.id.startswith(ref)]
+        exact = [d for d in candidates if d.id == ref]
+        candidates = exact or [d for d in candidates if d.id.startswith(ref)]
     else:
         candidates = [d for d in candidates if d.owner_pid is None]
-    if len(candidates) != 1:
-        names = ", ".join(d.id for d in candidates) or "none"
-        raise ScenarioError(f"name one deployment (id or deployment.json path); found: {names}")
-    return candidates[0]
+    if len(candidates) == 1:
+        return candidates[0]
+    names = ", ".join(d.id for d in candidates)
+    if not ref:
+        raise ScenarioError("name a deployment (id or deployment.json): "
+                            + (f"there are several: {names}" if candidates else "none is deployed"))
+    if candidates:
+        raise ScenarioError(f"deployment {ref!r} is ambiguous: it matches {names}")
+    raise ScenarioError(f"deployment {ref!r}: no deployment has that id and no such file exists")
+
+
+def _load_deployment(path: Path):
+    from harness.platforms.base import Deployment
+
+    if path.suffix in (".yaml", ".yml"):
+        raise ScenarioError(f"{path}: is a scenario file; give a deployment id or its deployment.json")
+    try:
+        return Deployment.load(path)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ScenarioError(f"{path}: not a deployment.json ({type(exc).__name__}: {exc})".splitlines()[0]) from None
+
+
+def _try_load(path: Path):
+    """A deployment.json another process is writing, or a corrupt one, is not a candidate."""
+    try:
+        return _load_deployment(path)
+    except ScenarioError:
+        return None
 
 
 def _print_status(deployment) -> None:
@@ -188,11 +236,22 @@ def cmd_report(args) -> int:
     from harness.checker import analyze
     from harness.report import build_report
 
+    _require_run_dir(Path(args.run_dir))
     summary = analyze(args.run_dir)
     path = build_report(args.run_dir)
     _print_headline(summary, Path(args.run_dir), "partial" if summary.get("partial") else "complete")
     print(f"report: {path}")
     return 0
+
+
+def _require_run_dir(path: Path) -> None:
+    """A report is rebuilt only from a run directory: never invent one for a typo."""
+    if not path.exists():
+        raise ScenarioError(f"{path}: no such run directory")
+    if not path.is_dir():
+        raise ScenarioError(f"{path}: not a directory (give a run directory, e.g. reports/<run-id>)")
+    if not (path / "meta.json").is_file():
+        raise ScenarioError(f"{path}: not a run directory (no meta.json in it)")
 
 
 def cmd_compare(args) -> int:
@@ -209,9 +268,97 @@ def cmd_compare(args) -> int:
     return 1 if result.regressed else 0
 
 
+def cmd_record(args) -> int:
+    if not args.run_dirs and not args.alias:
+        raise ScenarioError("record: name run directories to record, or --alias OLD=NEW")
+    _record_runs(args, [Path(p) for p in args.run_dirs])
+    return 0
+
+
+def _record_runs(args, run_dirs: list[Path]) -> None:
+    """Append runs (as one batch) to --store, apply --alias, write --prom / --openmetrics; no-op without --store."""
+    if not getattr(args, "store", None):
+        return
+    from harness.store.db import Store
+    from harness.store.fingerprint import load_per_cpu
+
+    with Store(args.store) as store:
+        for item in getattr(args, "alias", None) or []:
+            old, sep, new = item.partition("=")
+            if not sep or not old.strip() or not new.strip():
+                raise ScenarioError(f"--alias {item!r}: expected OLD=NEW scenario names")
+            store.alias(old.strip(), new.strip())
+            print(f"alias: runs of {old.strip()} are filed under {new.strip()}")
+        live_load = None
+        if args.command == "run":  # the runs have just ended; one the checker never summarised is not a result
+            live_load = load_per_cpu()
+            for missing in [d for d in run_dirs if not (d / "summary.json").is_file()]:
+                print(f"not recorded: {missing} has no summary.json (the run did not get that far)")
+            run_dirs = [d for d in run_dirs if (d / "summary.json").is_file()]
+        done = store.record(run_dirs, batch=getattr(args, "batch", None), live_load=live_load) if run_dirs else []
+        for r in done:
+            flag = f"; generator saturated: {r.saturated}" if r.saturated else ""
+            print(f"{'recorded' if r.added else 'already in the store'}: {r.run_id} as {r.key}{flag}")
+        if done:
+            print(f"store: {store.path}")
+    _write_metrics_files(args, done)
+
+
+def _write_metrics_files(args, done) -> None:
+    if not done or not (getattr(args, "prom", None) or getattr(args, "openmetrics", None)):
+        return
+    from harness.store.openmetrics import registry_for, write_openmetrics, write_prometheus
+
+    registry = registry_for([(r.labels, r.summary, r.started_at) for r in done])
+    if getattr(args, "prom", None):
+        write_prometheus(registry, Path(args.prom))
+        print(f"prometheus text: {args.prom}")
+    if getattr(args, "openmetrics", None):
+        write_openmetrics(registry, Path(args.openmetrics))
+        print(f"openmetrics: {args.openmetrics}")
+
+
+def cmd_trend(args) -> int:
+    from harness.report.compare import parse_thresholds
+    from harness.store import verdict_report
+    from harness.store.db import Store, parse_since
+    from harness.store.trends import load_trends
+
+    try:
+        thresholds = parse_thresholds(args.threshold or [])
+    except ValueError as exc:
+        raise ScenarioError(f"--threshold: {exc}") from None
+    if not Path(args.store).exists():
+        raise ScenarioError(f"--store {args.store}: no such store")
+    if args.window < 1:
+        raise ScenarioError("--window: at least 1 batch")
+    since = parse_since(args.since) if args.since else None
+    with Store(args.store) as store:
+        trends = load_trends(store, scenario=args.scenario, metrics=args.metric, since=since,
+                             thresholds=thresholds, window=args.window, only_latest=not args.out)
+    latest = [t.latest for t in trends]
+    print(verdict_report.to_text(latest))
+    if args.out:
+        from harness.store.trend_page import write_trend_page
+
+        out = Path(args.out)
+        page = write_trend_page(trends, out)
+        (out / "verdicts.md").write_text(verdict_report.to_markdown(latest))
+        (out / "verdicts.json").write_text(verdict_report.to_json(latest))
+        verdict_report.write_junit(latest, out / "junit.xml")
+        print(f"trend: {page}")
+    if args.markdown:
+        Path(args.markdown).write_text(verdict_report.to_markdown(latest))
+    if args.junit:
+        verdict_report.write_junit(latest, Path(args.junit))
+    return verdict_report.exit_code(latest)
+
+
 def _runs(ref: str) -> list[Path]:
     """A run dir or summary.json is one run; a directory of run dirs (from --repeat) is several."""
     path = Path(ref)
+    if not path.exists():
+        raise ScenarioError(f"{ref}: no such run directory or summary.json")
     if path.is_file() or (path / "summary.json").exists():
         return [path]
     runs = sorted(p.parent for p in path.glob("*/summary.json"))
@@ -224,7 +371,7 @@ def _runs(ref: str) -> list[Path]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="redis-harness", description=__doc__)
+    parser = _Parser(prog="redis-harness", description=__doc__)
     parser.add_argument("--version", action="version", version=f"redis-harness {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -235,11 +382,19 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--set", action="append", metavar="FIELD=VALUE",
                        help="override any scenario field, e.g. --set topology.replicas=3")
 
+    def store_args(p, required: bool = False):
+        p.add_argument("--store", required=required, help="results store: a .sqlite file or a directory for one")
+        p.add_argument("--batch", help="batch name for these runs (default: the first run's id); one night's repeats")
+        p.add_argument("--prom", metavar="FILE", help="also write the headline metrics in the Prometheus text "
+                       "format (node-exporter textfile collector, Pushgateway body)")
+        p.add_argument("--openmetrics", metavar="FILE", help="also write them in the OpenMetrics text format")
+
     p = sub.add_parser("run", help="deploy, load, break, heal and report one scenario")
     scenario_args(p)
     p.add_argument("--out", help="run directory (default reports/<run-id>)")
     p.add_argument("--repeat", type=int, default=1, help="run N times and report medians and spread")
     p.add_argument("--dry-run", action="store_true", help="print the Kubernetes plan without a cluster")
+    store_args(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("validate", help="check scenario files without deploying")
@@ -270,11 +425,66 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", action="append", metavar="METRIC=REL", help="relative threshold per metric, e.g. throughput.baseline=10%% or latency.p99=0.3")
     p.add_argument("--markdown", help="also write the comparison as Markdown to this file")
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("record", help="append runs to a results store (nightly trends)")
+    p.add_argument("run_dirs", nargs="*", help="run directories, summary.json files, or a directory of repeats")
+    store_args(p, required=True)
+    p.add_argument("--alias", action="append", metavar="OLD=NEW",
+                   help="file a renamed scenario's earlier runs under its new name")
+    p.set_defaults(func=cmd_record)
+
+    p = sub.add_parser("trend", help="verdicts of the latest nights against their baseline; trend page with --out; "
+                                     "exit 1 on a regression")
+    p.add_argument("--store", required=True, help="results store written by `record` or `run --store`")
+    p.add_argument("--scenario", help="only this scenario (aliases apply)")
+    p.add_argument("--metric", action="append", help="only these metrics: a name (latency.p99), a family "
+                   "(unavailable_s) or a group (throughput, latency); repeatable")
+    p.add_argument("--since", help="show runs since: 30d, 12h, 2w or a date (the window before still judges)")
+    p.add_argument("--window", type=int, default=7, help="baseline window in batches (nights); default 7")
+    p.add_argument("--threshold", action="append", metavar="METRIC=REL",
+                   help="relative threshold per metric, e.g. throughput.baseline=5%%")
+    p.add_argument("--out", help="directory for trend.html, verdicts.md, verdicts.json and junit.xml")
+    p.add_argument("--markdown", help="also write the verdict table as Markdown to this file")
+    p.add_argument("--junit", help="also write the verdicts as JUnit XML to this file")
+    p.set_defaults(func=cmd_trend)
     return parser
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors on one line, exit 2, like every other bad input."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+PATH_ARGS = ("out", "run_dir", "baseline", "current", "markdown")  # scenarios are read here, at once
+
+
+def absolute_inputs(args: argparse.Namespace) -> None:
+    """Make every path the user gave absolute once, here, where it enters: runs hand these to child
+    processes and state files that do not share this process's working directory."""
+    for name in PATH_ARGS:
+        if getattr(args, name, None):
+            setattr(args, name, os.path.abspath(getattr(args, name)))
+    if getattr(args, "deployment", None) and os.path.exists(args.deployment):
+        args.deployment = os.path.abspath(args.deployment)
+    for var in ("REDIS_HARNESS_STATE", "REDIS_HARNESS_DEPLOYMENT"):
+        if os.environ.get(var):
+            os.environ[var] = os.path.abspath(os.environ[var])
+
+
+def _crash_log(command: str) -> Path:
+    """Where an unexpected exception's traceback goes: the user gets one line, the log the detail."""
+    folder = Path(tempfile.gettempdir()) / "redis-harness-errors"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{time.strftime('%Y%m%dT%H%M%S')}-{command}-{os.getpid()}.log"
+    path.write_text(traceback.format_exc())
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    absolute_inputs(args)
     try:
         return args.func(args)
     except HarnessError as exc:
@@ -283,6 +493,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("redis-harness: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - never a raw traceback, never exit 1 (which means "an SLO failed")
+        log = _crash_log(args.command)
+        first = (str(exc).splitlines() or [""])[0]
+        print(f"redis-harness: {args.command} failed unexpectedly ({type(exc).__name__}: {first}); "
+              f"traceback in {log}", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

@@ -23,3 +23,9 @@ class CapabilityError(HarnessError):
     """A fault or feature that this platform cannot make here (no root, no module, ...)."""
 
     exit_code = 2
+
+
+class StoreError(HarnessError, ValueError):
+    """Bad input to the results store: a file that is not a store, a run that is not a run, a bad filter."""
+
+    exit_code = 2

@@ -19,14 +19,41 @@ HISTORY_COLUMNS = ["t_ns", "process", "type", "f", "key", "value", "pod", "error
 FINAL_COLUMNS = ["key", "present", "value", "pod"]
 
 
+def refuse_used_run_dir(path: Path) -> None:
+    """A run directory is written by one run only: a second run would merge meta.json and append to
+    the first one's history. Raises ScenarioError (bad input, exit 2) before anything is deployed."""
+    from harness.errors import ScenarioError
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ScenarioError(f"--out {path}: exists and is not a directory")
+    if path.is_dir() and any(path.iterdir()):
+        raise ScenarioError(f"--out {path}: already holds files (an earlier run?); give a new or empty directory")
+
+
+def fresh_run_path(reports_root: Path, run_id: str) -> Path:
+    """reports/<run-id>, or <run-id>-2, -3... when a run of the same scenario started in the same second."""
+    path, n = Path(reports_root) / run_id, 1
+    while path.exists():
+        n += 1
+        path = Path(reports_root) / f"{run_id}-{n}"
+    return path
+
+
 def new_run_id(scenario_name: str) -> str:
     return f"{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}-{scenario_name}"
 
 
-@dataclass(frozen=True)
+@dataclass
 class RunClock:
-    """Run time: seconds since the run started, on the monotonic clock (CLOCK_MONOTONIC is system-wide,
-    so other processes' monotonic stamps convert too); wall time is kept only to map foreign stamps."""
+    """Run time: seconds since the load started, on the monotonic clock (CLOCK_MONOTONIC is system-wide,
+    so other processes' monotonic stamps convert too); wall time is kept only to map foreign stamps.
+
+    A run's clock starts provisionally when the run starts and is moved to the moment the load
+    starts by `restart` (DESIGN.md: a fault's `at_s` and `duration_s` count from the load, so a
+    scenario means the same on a 2 s and a 20 s deploy). Everything sharing the clock sees the move;
+    it happens before any component that stamps with it is started.
+    """
 
     start_mono_ns: int
     start_wall: float
@@ -38,6 +65,13 @@ class RunClock:
     def ns(self) -> int:
         return time.monotonic_ns() - self.start_mono_ns
 
+    def restart(self) -> float:
+        """Make now t = 0; returns the seconds the old zero lay before the new one (the setup time)."""
+        mono, wall = time.monotonic_ns(), time.time()
+        before = (mono - self.start_mono_ns) / 1e9
+        self.start_mono_ns, self.start_wall = mono, wall
+        return before
+
     def t(self) -> float:
         return self.ns() / 1e9
 
@@ -47,7 +81,9 @@ class RunClock:
 
 class RunDir:
     def __init__(self, path: str | Path):
-        self.path = Path(path)
+        """`path` is made absolute here, where it enters: every file name below is handed to child
+        processes (Locust runs in raw/), reports and state, none of which share the caller's cwd."""
+        self.path = Path(path).absolute()
 
     # files ------------------------------------------------------------------
     scenario = property(lambda self: self.path / "scenario.yaml")
@@ -55,6 +91,8 @@ class RunDir:
     events = property(lambda self: self.path / "events.jsonl")
     history = property(lambda self: self.path / "history.csv")
     final = property(lambda self: self.path / "final.csv")
+    final_state = property(lambda self: self.path / "final-state.json")  # every pod after heal and settle
+    lost = property(lambda self: self.path / "lost.csv")  # lost writes per second and acknowledging pod
     series_dir = property(lambda self: self.path / "series")
     raw_dir = property(lambda self: self.path / "raw")
     logs_dir = property(lambda self: self.path / "logs")

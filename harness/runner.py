@@ -7,6 +7,7 @@ runs afterwards over the files alone.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -23,10 +24,10 @@ from harness.errors import CapabilityError, HarnessError
 from harness.platforms import make_platform
 from harness.platforms.base import Deployment
 from harness.poll import PollTimeout, wait_until
-from harness.roles import current_roles, primaries
-from harness.rundir import EventLog, HistoryWriter, RunClock, RunDir, new_run_id
+from harness.rundir import EventLog, HistoryWriter, RunClock, RunDir, fresh_run_path, new_run_id, refuse_used_run_dir
 from harness.scenario import Scenario
 from harness.signals import Interrupted, interrupts_deferred, interrupts_raise
+from harness.store.fingerprint import load_per_cpu, machine_facts
 
 Progress = Callable[[str], None]
 
@@ -59,20 +60,23 @@ def run_scenario(
     progress: Progress = stderr_progress,
 ) -> RunResult:
     run_id = new_run_id(scenario.name)
-    run_dir = RunDir(out_dir or reports_root / run_id).create()
+    if out_dir is not None:
+        refuse_used_run_dir(out_dir)
+    run_dir = RunDir(out_dir or fresh_run_path(reports_root, run_id)).create()
     platform = make_platform(scenario.platform)
     preflight(scenario, platform)
     run_dir.scenario.write_text(yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False))
-    clock = RunClock.start()
+    clock = RunClock.start()  # provisional: moved to the load's start once the topology is ready
+    machine = machine_facts()  # for the results store's environment fingerprint
     run_dir.update_meta(
         run_id=run_id, scenario=scenario.name, platform=scenario.platform, topology=scenario.topology.model_dump(mode="json"),
         harness_version=__version__, start_mono_ns=clock.start_mono_ns, start_wall=clock.start_wall,
+        run_start_wall=clock.start_wall,
         utc_offset_s=time.localtime().tm_gmtoff,  # servers log local time
-        duration_s=scenario.duration_s, status="running", error=None, degraded=[],
+        duration_s=scenario.duration_s, status="running", error=None, degraded=[], machine=machine,
     )
     events = EventLog(run_dir.events, clock)
     history = HistoryWriter(run_dir.history, clock)
-    events.emit("runner", "run-start", detail=scenario.name)
     session = _Session(scenario, platform, run_dir, clock, events, history, progress)
     status, error = "failed", None
     try:
@@ -91,10 +95,18 @@ def run_scenario(
     finally:
         with interrupts_deferred():
             session.shutdown()
-            events.emit("runner", "run-end", detail=status)
-            events.close()
-            history.close()
-            run_dir.update_meta(status=status, error=error, ended_t=round(clock.t(), 3))
+            for what, step in (("record the run start", session.emit_run_start),
+                               ("close events.jsonl", lambda: (events.emit("runner", "run-end", detail=status),
+                                                                 events.close())),
+                               ("close history.csv", history.close),
+                               ("write meta.json", lambda: run_dir.update_meta(status=status, error=error,
+                                                                                ended_t=round(clock.t(), 3),
+                                                                                machine={**machine, "load_per_cpu_end": load_per_cpu()}))):
+                try:
+                    step()
+                except (OSError, ValueError) as exc:  # the run dir may be gone; the platform is already down
+                    status, error = "failed", error or f"could not {what}: {exc}"
+                    progress(f"could not {what}: {exc}")
     summary = _analyze(run_dir, progress)
     return RunResult(run_dir.path, status, summary, exit_code_for(status, summary))
 
@@ -130,17 +142,28 @@ class _Session:
         self.probe = self.watcher = self.nemesis = None
         self.drivers: list = []
         self._done = threading.Event()
+        self._run_start_emitted = False
+        self._deploy_done_mono: float | None = None
+
+    def emit_run_start(self, at_t: float = 0.0) -> None:
+        """The run-start event, once: at t < 0 when the load started (the clock moved), else at t = 0."""
+        if not self._run_start_emitted:
+            self._run_start_emitted = True
+            self.events.emit("runner", "run-start", t=round(at_t, 6), wall=self.clock.start_wall + at_t,
+                             detail=self.scenario.name)
 
     def execute(self, run_id: str) -> None:
         scenario = self.scenario
         self.progress(f"deploying {scenario.topology.kind} on {scenario.platform}")
+        deploy_start = time.monotonic()
         self.deployment = self.platform.deploy(scenario.topology, run_id, owner_pid=os.getpid(), progress=self.progress)
+        self._deploy_done_mono = time.monotonic()
+        deploy_s = round(self._deploy_done_mono - deploy_start, 3)
+        self.progress(f"deployed and ready in {deploy_s:g}s")
         self.run_dir.update_meta(
-            network=self.deployment.network,
-            pods=[{"name": p.name, "kind": p.kind, "host": p.host, "port": p.port, "shard": p.shard,
-                   "version": p.version} for p in self.deployment.pods],
+            network=self.deployment.network, deploy_s=deploy_s, deploy_phases=self.deployment.extra.get("phases", {}),
+            pods=_meta_pods(self.deployment),
         )
-        self.events.emit("runner", "deploy-done", detail=f"{len(self.deployment.pods)} pods")
         if self.deployment.network == "loopback":
             self._degrade("not root: pods run on 127.x loopback addresses without network namespaces; "
                           "network faults are unavailable")
@@ -159,6 +182,7 @@ class _Session:
         from harness.workload.probe import Probe
 
         scenario, deployment = self.scenario, self.deployment
+        self._start_run_time()
         bound = scenario.duration_s + scenario.settle_s + 120  # every thread stops by itself, even if never told
         self.watcher = Watcher(deployment, self.events, max_duration_s=bound)
         self.watcher.start()
@@ -174,6 +198,19 @@ class _Session:
                                seed=scenario.seed)
         self.nemesis.preflight()
         self.nemesis.start()
+
+    def _start_run_time(self) -> None:
+        """t = 0 now, as the load starts: the deploy's time moves to before it (meta.json keeps both
+        zeros: `run_start_wall` the run's, `start_wall` / `start_mono_ns` the load's)."""
+        run_start_wall = self.clock.start_wall
+        setup_s = self.clock.restart()
+        self.run_dir.update_meta(start_mono_ns=self.clock.start_mono_ns, start_wall=self.clock.start_wall,
+                                 run_start_wall=run_start_wall, setup_s=round(setup_s, 3))
+        self.emit_run_start(-setup_s)
+        if self._deploy_done_mono is not None:
+            since = time.monotonic() - self._deploy_done_mono
+            self.events.emit("runner", "deploy-done", t=round(-since, 6), wall=time.time() - since,
+                             detail=f"{len(self.deployment.pods)} pods")
 
     def _load_drivers(self) -> list:
         load = self.scenario.workload
@@ -207,54 +244,78 @@ class _Session:
         for driver in self.drivers:
             driver.wait(timeout=30)
         self.progress(f"healed; settling {self.scenario.settle_s:g}s before the final read")
+        from harness.checker import convergence  # the checker package imports pandas: only when needed
+        from harness.final_state import observe
+
         time.sleep(self.scenario.settle_s)  # the scenario's settle time is a duration, not a synchronisation
+        state: dict = {}
+
+        def converged() -> bool:
+            state.update(observe(self.deployment))
+            return not convergence.problems(state)
+
         try:
-            wait_until(lambda: _settled(self.deployment), timeout=60, interval=0.25, what="the topology to settle")
+            wait_until(converged, timeout=self.scenario.converge_timeout_s, interval=0.25,
+                       what="the topology to converge")
             self.events.emit("runner", "settled")
-        except PollTimeout as exc:
-            self._degrade(f"topology did not settle before the final read: {exc}")
+        except PollTimeout:
+            self.progress("topology did not converge: " + "; ".join(
+                f"{p['pod']}: {p['why']}" for p in convergence.problems(state)))
+        finally:
+            self.run_dir.final_state.write_text(json.dumps(state, indent=2, default=str) + "\n")
 
     def _degrade(self, message: str) -> None:
-        meta = self.run_dir.read_meta()
-        self.run_dir.update_meta(degraded=meta.get("degraded", []) + [message])
+        """Say what the run could not do, in meta.json's `degraded`; never raises (it runs in teardown,
+        when the run directory may be gone: a full or cleaned disk)."""
         self.progress(message)
+        try:
+            meta = self.run_dir.read_meta()
+            self.run_dir.update_meta(degraded=meta.get("degraded", []) + [message])
+        except (OSError, ValueError) as exc:
+            self.progress(f"could not record that in meta.json: {exc}")
 
     def shutdown(self) -> None:
-        for name, stop in [("nemesis", lambda: self.nemesis and self.nemesis.stop()),
-                           ("probe", lambda: self.probe and self.probe.stop()),
-                           *[(f"driver {i}", d.stop) for i, d in enumerate(self.drivers)],
-                           ("watcher", lambda: self.watcher and self.watcher.stop())]:
+        """Every step runs whatever the steps before it did; the platform teardown always runs last."""
+        steps = [("stop the nemesis", lambda: self.nemesis and self.nemesis.stop()),
+                 ("stop the probe", lambda: self.probe and self.probe.stop()),
+                 *[(f"stop the {d.name} driver", d.stop) for d in self.drivers],
+                 ("stop the watcher", lambda: self.watcher and self.watcher.stop()),
+                 ("keep the pods' logs", self._keep_logs),
+                 ("tear down the platform", lambda: self.deployment and self.platform.teardown(self.deployment))]
+        for what, step in steps:
             try:
-                stop()
-            except Exception as exc:  # noqa: BLE001 - one failing stop must not skip the teardown
-                self._degrade(f"stopping the {name} failed: {exc}")
-        if self.deployment is not None:
-            self._keep_logs()
-            self.platform.teardown(self.deployment)
+                step()
+            except Exception as exc:  # noqa: BLE001 - one failing step must not skip the ones after it
+                self._degrade(f"teardown: could not {what}: {type(exc).__name__}: {exc}")
 
     def _keep_logs(self) -> None:
         """Each pod's server log into logs/<pod>.log: the checker times failovers from them. A platform
         whose logs are not files here (Kubernetes: the pod log API) may offer `collect_logs(deployment,
         dest_dir)` to write them there instead."""
+        if self.deployment is None:
+            return
         collect = getattr(self.platform, "collect_logs", None)
         if callable(collect):
             try:
                 collect(self.deployment, self.run_dir.logs_dir)
             except Exception as exc:  # noqa: BLE001 - missing logs cost precision, not the teardown
                 self._degrade(f"could not collect the pods' logs: {exc}")
+        failed = []
         for pod in self.deployment.pods:
-            if pod.log and Path(pod.log).exists():
-                shutil.copy(pod.log, self.run_dir.logs_dir / f"{pod.name}.log")
+            try:
+                if pod.log and Path(pod.log).exists():
+                    shutil.copy(pod.log, self.run_dir.logs_dir / f"{pod.name}.log")
+            except OSError as exc:
+                failed.append(f"{pod.name} ({exc.strerror or exc})")
+        if failed:
+            raise OSError(f"into {self.run_dir.logs_dir}: " + ", ".join(failed))
 
 
-def _settled(deployment: Deployment) -> bool:
-    """Every shard has exactly one answering primary and every replica's link is up."""
-    roles = [r for r in current_roles(deployment) if r.role != "sentinel"]
-    if any(r.role == "down" for r in roles):
-        return False
-    shard_primaries = [r.shard for r in roles if r.role == "primary"]
-    if len(shard_primaries) != len(set(shard_primaries)):
-        return False
-    if not all(r.link_up for r in roles if r.role == "replica"):
-        return False
-    return bool(primaries(deployment))
+def _meta_pods(deployment: Deployment) -> list[dict]:
+    """meta.json's pods; `aliases` lists the other "host:port" names a pod is known by (on Kubernetes,
+    the DNS names Sentinel announces), so checkers can name the pod in what the servers report."""
+    aliases: dict[str, list[str]] = {}
+    for address, name in (deployment.extra.get("aliases") or {}).items():
+        aliases.setdefault(name, []).append(address)
+    return [{"name": p.name, "kind": p.kind, "host": p.host, "port": p.port, "shard": p.shard, "version": p.version,
+             **({"aliases": sorted(aliases[p.name])} if p.name in aliases else {})} for p in deployment.pods]

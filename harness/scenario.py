@@ -205,13 +205,17 @@ class Target(Model):
 
 class FaultBase(Model):
     target: Target
-    at_s: float = Field(..., ge=0, description="seconds after the run starts")
+    at_s: float = Field(..., ge=0, description="seconds after the load starts (run time 0; deploy and readiness "
+                                                "come before it and are timed on their own)")
     duration_s: float = Field(10.0, gt=0)
     every_s: float | None = Field(None, gt=0, description="repeat period")
     count: int = Field(1, ge=1, le=1000)
+    allow_not_applied: bool = Field(
+        False, description="a firing whose verification fails (or that cannot be applied) is reported as not "
+                           "applied instead of failing the run")
 
     def firings(self) -> list[tuple[float, float]]:
-        """(start, end) of each repetition, seconds since run start."""
+        """(start, end) of each repetition, seconds since the load started."""
         period = self.every_s or 0.0
         return [(self.at_s + i * period, self.at_s + i * period + self.duration_s) for i in range(self.count)]
 
@@ -280,6 +284,11 @@ Fault = Annotated[
 # --------------------------------------------------------------------------- SLOs and scenario
 
 
+MIN_BASELINE_S = 3.0
+"""The least load before a fault: the throughput checker drops each driver's first (partial) second
+and needs whole seconds before the first fault starts (harness/checker/throughput.py)."""
+
+
 class SLOs(Model):
     max_unavailable_s: float | None = Field(None, ge=0)
     max_lost_writes: int | None = Field(None, ge=0)
@@ -298,6 +307,8 @@ class Scenario(Model):
     platform: Literal["local", "kubernetes"] = "local"
     duration_s: float = Field(60.0, gt=0, le=86400)
     settle_s: float = Field(5.0, ge=0, le=600, description="wait after healing before the final read")
+    converge_timeout_s: float = Field(60.0, gt=0, le=3600, description="after settle_s, how long the topology may "
+                                      "take to converge (pods back, links up, offsets caught up) before the run fails")
     seed: int = 0
     topology: Topology
     workload: Workload = Field(default_factory=Workload)
@@ -307,6 +318,12 @@ class Scenario(Model):
     @model_validator(mode="after")
     def _faults_fit_topology(self) -> "Scenario":
         for i, fault in enumerate(self.faults):
+            if fault.at_s < MIN_BASELINE_S:
+                raise ValueError(
+                    f"faults.{i}.at_s: {fault.at_s:g}s leaves less baseline than the throughput baseline needs: "
+                    f"at least {MIN_BASELINE_S:g}s of load before the first fault (a driver's first second is "
+                    f"partial and not counted, so whole seconds of baseline remain)"
+                )
             for field_path, target in fault_targets(fault):
                 problem = _target_problem(self.topology, target)
                 if problem:
@@ -355,7 +372,10 @@ def load_scenario(path: str | Path, overrides: dict | None = None) -> Scenario:
     except FileNotFoundError:
         raise ScenarioError(f"{path}: no such scenario file") from None
     except yaml.YAMLError as exc:
-        raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
+        raise ScenarioError(f"{path}: not valid YAML: {yaml_problem(exc)}") from None
+    except (IsADirectoryError, UnicodeDecodeError, PermissionError) as exc:
+        why = getattr(exc, "strerror", None) or type(exc).__name__
+        raise ScenarioError(f"{path}: not a readable scenario file ({why})") from None
     if not isinstance(raw, dict):
         raise ScenarioError(f"{path}: a scenario is a YAML mapping, got {type(raw).__name__}")
     for dotted, value in (overrides or {}).items():
@@ -366,27 +386,42 @@ def load_scenario(path: str | Path, overrides: dict | None = None) -> Scenario:
         raise ScenarioError(format_validation_error(path, exc)) from None
 
 
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """A YAML error on one line: where, and what (PyYAML's own text spans several lines)."""
+    mark, problem = getattr(exc, "problem_mark", None), getattr(exc, "problem", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return where + (problem or " ".join(str(exc).split()))
+
+
 def _set_dotted(raw: dict, dotted: str, value: object) -> None:
     node = raw
     *parents, leaf = dotted.split(".")
-    for key in parents:
+    for depth, key in enumerate(parents):
         node = node.setdefault(key, {})
+        if not isinstance(node, dict):
+            raise ScenarioError(f"--set {dotted}: {'.'.join(parents[:depth + 1])} is a value, not a section")
     node[leaf] = value
 
 
 def format_validation_error(path: Path, exc: ValidationError) -> str:
-    lines = [f"{path}: invalid scenario ({exc.error_count()} problem{'s' if exc.error_count() > 1 else ''})"]
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"] if not _is_union_tag(p)) or "(top level)"
-        msg = err["msg"].removeprefix("Value error, ")
-        located = re.match(r"^([a-z_]+(?:\.[a-z0-9_]+)*): (.*)$", msg, re.S)
-        if err["type"] == "value_error" and located:  # a cross-field check names its own field
-            loc = ".".join(p for p in (loc if err["loc"] else "", located.group(1)) if p)
-            msg = located.group(2)
-        if err["type"] == "extra_forbidden":
-            msg = "unknown field (check the spelling; see docs/scenarios.md)"
-        lines.append(f"  {loc}: {msg}")
-    return "\n".join(lines)
+    """One line (CI logs and terminals show one line per error): the file, then each field and problem."""
+    problems = [_located(err) for err in exc.errors()]
+    if len(problems) == 1:
+        return f"{path}: invalid scenario: {problems[0]}"
+    return f"{path}: invalid scenario ({len(problems)} problems): " + "; ".join(problems)
+
+
+def _located(err: dict) -> str:
+    """`field.path: problem` for one pydantic error."""
+    loc = ".".join(str(p) for p in err["loc"] if not _is_union_tag(p)) or "(top level)"
+    msg = err["msg"].removeprefix("Value error, ")
+    located = re.match(r"^([a-z_]+(?:\.[a-z0-9_]+)*): (.*)$", msg, re.S)
+    if err["type"] == "value_error" and located:  # a cross-field check names its own field
+        loc = ".".join(p for p in (loc if err["loc"] else "", located.group(1)) if p)
+        msg = located.group(2)
+    if err["type"] == "extra_forbidden":
+        msg = "unknown field (check the spelling; see docs/scenarios.md)"
+    return f"{loc}: {msg}"
 
 
 def _is_union_tag(part: object) -> bool:

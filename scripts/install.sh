@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Install what redis-harness needs and is missing: Debian packages (servers, tools, network
-# plumbing, Chromium for the report test) and a virtualenv at .venv with the package and its
+# plumbing; Chromium and shellcheck for the tests) and a virtualenv at .venv with the package and its
 # Python dependencies. Idempotent: a second run installs nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(redis-server redis-sentinel redis-tools iptables iproute2 procps python3-venv)
 if [[ "${WITH_TEST_DEPS:-0}" == 1 ]]; then
-  APT_PACKAGES+=(chromium)
+  APT_PACKAGES+=(chromium shellcheck)  # the report render test; the start-script lint test
 fi
 
 missing=()

@@ -14,6 +14,8 @@ from harness.platforms import netns
 from harness.platforms.local import LocalPlatform, process_alive
 from harness.scenario import Topology
 
+pytest_plugins = ["tests.skipguard"]  # CI=true: a skip outside its allow-list fails the run
+
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces and iptables")
 needs_redis = pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
 

@@ -121,10 +121,22 @@ def make_run(
     for driver, table in series.items():
         if driver != "probe" or write_probe_series:
             table.to_csv(run.series(driver), index=False, float_format="%.3f")
+    if not partial:
+        _write_final_state(run, plan)
     if write_summary:
         summary = _summary(run.path.name, scenario, plan, series, probe, lost, partial)
         run.summary.write_text(json.dumps(summary, indent=2))
     return run.path
+
+
+def _write_final_state(run: RunDir, plan: "_Plan") -> None:
+    """final-state.json of a converged topology: the last promoted pod primary, the others its replicas."""
+    primary = plan.new_primary[-1] if plan.new_primary else REDIS_PODS[0]
+    pods = [{"name": p, "kind": "redis", "role": "primary" if p == primary else "replica", "shard": None,
+             "primary": None if p == primary else primary, "link_up": None if p == primary else True,
+             "offset": 5000, "primary_offset": None if p == primary else 5000} for p in REDIS_PODS]
+    pods += [{"name": s, "kind": "sentinel", "role": "sentinel", "sentinel_primary": primary} for s in SENTINEL_PODS]
+    run.final_state.write_text(json.dumps({"kind": "sentinel", "pods": pods}, indent=2))
 
 
 # --------------------------------------------------------------------------- plan and scenario
@@ -380,9 +392,19 @@ def _summary(run_id: str, scenario: Scenario, plan: _Plan, series: dict[str, pd.
     summary["slo"] = _slos(scenario, summary)
     degraded += [f"SLO {s['name']}: could not be measured; counted as failed" for s in summary["slo"]
                  if s["value"] is None]
+    summary["checks"] = _checks(series, partial)
     failed = not all(s["pass"] for s in summary["slo"])
     summary["verdict"] = "fail" if failed else ("incomplete" if partial else "pass")
     return summary
+
+
+def _checks(series: dict[str, pd.DataFrame], partial: bool) -> list[dict[str, Any]]:
+    """Every synthetic driver ran and served requests; only a partial run fails a check."""
+    logs = {"locust": "raw/locust.log", "redis-benchmark": "raw/redis-benchmark.out", "probe": "events.jsonl"}
+    completed = {"name": "run completed", "status": "fail" if partial else "pass",
+                 "detail": "status running" if partial else "complete", "log": "meta.json" if partial else None}
+    return [completed] + [{"name": "probe" if d == "probe" else f"driver {d}", "status": "pass",
+                           "detail": f"{int(t['ok'].sum())} ok", "log": logs[d]} for d, t in sorted(series.items())]
 
 
 def _fault_end(plan: _Plan, i: int) -> float | None:

@@ -42,6 +42,7 @@ class RunBuilder:
     slos: dict = field(default_factory=dict)
     status: str = "complete"
     ended_t: float | None = 30.0
+    converged: bool | None = True  # final-state.json: converged, not converged (redis-2's link down), or absent
 
     def op(self, process: int, f: str, key: str, start: float, outcome: str | None, end: float | None = None,
            pod: str = "redis-0", value: str = "", error: str = "") -> str:
@@ -63,9 +64,13 @@ class RunBuilder:
     def event(self, t: float, source: str, type: str, **fields) -> None:
         self.events.append({"t": t, "wall": 1_800_000_000 + t, "source": source, "type": type, **fields})
 
-    def fault(self, fault_id: str, start: float, end: float | None, pod: str = "redis-0", kind: str = "pod-kill") -> None:
+    def fault(self, fault_id: str, start: float, end: float | None, pod: str = "redis-0", kind: str = "pod-kill",
+              verified: bool | None = True) -> None:
         self.event(start, "nemesis", "fault-start", fault_id=fault_id, kind=kind, target={"role": "primary"}, pod=pod,
                    params={})
+        if verified is not None:
+            self.event(start + 0.05, "nemesis", "fault-verified", fault_id=fault_id, ok=verified,
+                       detail=f"{pod}: down" if verified else f"{pod}: still answers PING")
         if end is not None:
             self.event(end, "nemesis", "fault-end", fault_id=fault_id, kind=kind, pod=pod)
 
@@ -89,6 +94,13 @@ class RunBuilder:
                 "start_mono_ns": 1, "start_wall": 1_800_000_000.0, "duration_s": 30, "status": self.status,
                 "ended_t": self.ended_t, "degraded": []}
         (self.path / "meta.json").write_text(json.dumps(meta))
+        if self.converged is not None:
+            pods = [{"name": p, "kind": "redis", "role": "primary" if i == 0 else "replica", "shard": None,
+                     "primary": None if i == 0 else PODS[0], "link_up": None if i == 0 else True,
+                     "offset": 1000, "primary_offset": None if i == 0 else 1000} for i, p in enumerate(PODS)]
+            if not self.converged:
+                pods[-1]["link_up"] = False
+            (self.path / "final-state.json").write_text(json.dumps({"kind": "sentinel", "pods": pods}))
         scenario = {"name": "checker-test", "duration_s": 30, "topology": {"kind": "sentinel", "replicas": 2},
                     "slos": self.slos}
         (self.path / "scenario.yaml").write_text(yaml.safe_dump(scenario))
@@ -158,7 +170,8 @@ def test_ok_fail_info_interleavings_give_the_hand_counted_window_and_losses(run)
                                   "end_s": 20.0}]
     assert summary["failover"] == [{
         "fault_id": "0.0", "unavailable_s": 1.804, "unavailable_start_s": 10.2, "unavailable_end_s": 12.004,
-        "detected_s": 1.0, "promoted_s": 1.9, "new_primary": "redis-1",
+        "detected_s": 1.0, "promoted_s": 1.9, "new_primary": "redis-1", "detected_by": "harness",
+        "promoted_by": "harness",
     }]
     writes = summary["writes"]
     assert (writes["attempted"], writes["acknowledged"], writes["failed"], writes["unknown"], writes["lost"]) == \
@@ -184,7 +197,8 @@ def test_analyze_writes_the_probe_series_and_tables(run):
     assert len(history) == 11
     assert history["key"].isna().tolist() == (history["f"] == "read").tolist()  # keys are write identities
     assert history["complete_ns"].notna().all()
-    assert set(pd.read_parquet(run_dir / "tables" / "events.parquet")["type"]) == {"fault-start", "fault-end", "sentinel"}
+    assert set(pd.read_parquet(run_dir / "tables" / "events.parquet")["type"]) == {"fault-start", "fault-verified", "fault-end",
+                                                                                "sentinel"}
     assert set(pd.read_parquet(run_dir / "tables" / "series.parquet")["driver"]) == {"probe"}
 
 
@@ -244,9 +258,10 @@ def test_overlapping_faults_split_failures_at_the_later_start(run):
     assert [f["fault_id"] for f in summary["faults"]] == ["0.0", "1.0"]
     assert summary["failover"] == [
         {"fault_id": "0.0", "unavailable_s": 1.31, "unavailable_start_s": 10.49, "unavailable_end_s": 11.8,
-         "detected_s": 0.8, "promoted_s": None, "new_primary": None},
+         "detected_s": 0.8, "promoted_s": None, "new_primary": None, "detected_by": "harness", "promoted_by": None},
         {"fault_id": "1.0", "unavailable_s": 1.01, "unavailable_start_s": 12.49, "unavailable_end_s": 13.5,
-         "detected_s": 0.3, "promoted_s": 1.2, "new_primary": "redis-2"},
+         "detected_s": 0.3, "promoted_s": 1.2, "new_primary": "redis-2", "detected_by": "harness",
+         "promoted_by": "harness"},
     ]
 
 
@@ -290,8 +305,9 @@ def test_no_faults_no_failover_and_the_whole_run_is_baseline(run):
         "by_driver": {"probe": {"baseline_ops_per_s": 1.75, "during_fault_ops_per_s": None,
                                 "recovered_ops_per_s": None}},
     }
-    assert summary["slo"] == [{"name": "max_unavailable_s", "limit": 0.0, "value": 0.0, "pass": True},
-                              {"name": "min_baseline_ops_per_s", "limit": 1.75, "value": 1.75, "pass": True}]
+    assert summary["slo"] == [{"name": "max_unavailable_s", "limit": 0.0, "value": 0.0, "pass": True, "status": "pass"},
+                              {"name": "min_baseline_ops_per_s", "limit": 1.75, "value": 1.75, "pass": True,
+                               "status": "pass"}]
     assert summary["verdict"] == "pass"
 
 
@@ -310,7 +326,7 @@ def test_an_empty_history_gives_zeros(run, history_text):
         "probe": {"baseline_ops_per_s": 0.0, "during_fault_ops_per_s": 0.0, "recovered_ops_per_s": 0.0}}
     assert summary["failover"] == [{"fault_id": "0.0", "unavailable_s": 0.0, "unavailable_start_s": None,
                                     "unavailable_end_s": None, "detected_s": None, "promoted_s": None,
-                                    "new_primary": None}]
+                                    "new_primary": None, "detected_by": None, "promoted_by": None}]
 
 
 def test_an_invoke_without_completion_is_unknown_and_a_partial_run_is_incomplete(run):
@@ -426,23 +442,93 @@ def test_slos_judge_the_summary(run):
     summary = check(sentinel_failover(run).build())
 
     assert summary["slo"] == [
-        {"name": "max_unavailable_s", "limit": 2.0, "value": 1.804, "pass": True},
-        {"name": "max_lost_writes", "limit": 0, "value": 1, "pass": False},
-        {"name": "max_p99_ms", "limit": 5.0, "value": 4.001, "pass": True},
-        {"name": "max_detection_s", "limit": 0.5, "value": 1.0, "pass": False},
+        {"name": "max_unavailable_s", "limit": 2.0, "value": 1.804, "pass": True, "status": "pass"},
+        {"name": "max_lost_writes", "limit": 0, "value": 1, "pass": False, "status": "fail"},
+        {"name": "max_p99_ms", "limit": 5.0, "value": 4.001, "pass": True, "status": "pass"},
+        {"name": "max_detection_s", "limit": 0.5, "value": 1.0, "pass": False, "status": "fail"},
     ]
     assert summary["verdict"] == "fail"
 
 
-def test_an_slo_that_cannot_be_measured_fails(run):
+def test_an_slo_that_cannot_be_measured_is_not_evaluated_and_never_passes(run):
     run.fault("0.0", 5.0, 6.0)
     run.write(0, 1, 1.0, "ok")
     run.slos = {"max_detection_s": 10}
     summary = check(run.build())
 
-    assert summary["slo"] == [{"name": "max_detection_s", "limit": 10.0, "value": None, "pass": False}]
-    assert summary["verdict"] == "fail"
+    assert summary["slo"] == [{"name": "max_detection_s", "limit": 10.0, "value": None, "pass": False,
+                               "status": "not-evaluated", "reason": "could not be measured"}]
+    assert summary["verdict"] == "incomplete"
+    assert "SLO max_detection_s: not-evaluated" in summary["headline"]
     assert any("max_detection_s" in d for d in summary["degraded"])
+
+
+def test_a_run_that_stopped_before_deploying_passes_no_slo(run):
+    """The shape a run leaves when it fails before the deploy: meta and scenario, no history, no final read.
+    An empty failover list would give max_unavailable_s 0.0 and no lost writes 0: neither is a pass."""
+    run.status, run.ended_t, run.converged = "failed", 0.01, None
+    run.slos = {"max_unavailable_s": 10, "max_lost_writes": 0, "min_baseline_ops_per_s": 1}
+    run_dir = run.build()
+    (run_dir / "history.csv").unlink()
+    (run_dir / "final.csv").unlink()
+    summary = check(run_dir)
+
+    assert [s["status"] for s in summary["slo"]] == ["not-evaluated"] * 3
+    assert not any(s["pass"] for s in summary["slo"])
+    assert {s["reason"] for s in summary["slo"]} == {"no load ran"}
+    assert summary["verdict"] == "incomplete"
+
+
+def test_a_fault_whose_verification_failed_fails_the_run_and_is_named(run):
+    run.fault("0.0", 5.0, 6.0, pod="redis-0", kind="pause", verified=False)
+    run.write(0, 1, 1.0, "ok")
+    run.write(0, 2, 8.0, "ok")
+    summary = check(run.build())
+
+    (fault,) = [c for c in summary["checks"] if c["name"].startswith("fault")]
+    assert fault == {"name": "fault 0.0 verified", "status": "fail",
+                     "detail": "pause redis-0: not applied: redis-0: still answers PING", "log": None}
+    assert summary["verdict"] == "fail"
+    assert summary["headline"].startswith("fail: fault 0.0 verified: fail - pause redis-0: not applied")
+
+
+def test_a_fault_the_scenario_allows_not_to_apply_is_reported_not_failed(run):
+    run.fault("0.0", 5.0, 6.0, pod="redis-0", kind="pause", verified=False)
+    run.write(0, 1, 1.0, "ok")
+    run_dir = run.build()
+    scenario = yaml.safe_load((run_dir / "scenario.yaml").read_text())
+    scenario["faults"] = [{"kind": "pause", "target": {"pod": "redis-0"}, "at_s": 5, "duration_s": 1,
+                           "allow_not_applied": True}]
+    (run_dir / "scenario.yaml").write_text(yaml.safe_dump(scenario))
+    summary = check(run_dir)
+
+    (fault,) = [c for c in summary["checks"] if c["name"].startswith("fault")]
+    assert fault["status"] == "not-evaluated" and fault["allowed"] is True
+    assert summary["verdict"] == "pass"
+    assert "not applied" in summary["headline"] and "allowed by the scenario" in summary["headline"]
+
+
+def test_a_topology_that_did_not_converge_fails_the_run_naming_pod_and_log_line(run):
+    run.write(0, 1, 1.0, "ok")
+    run.converged = False
+    run_dir = run.build()
+    (run_dir / "logs").mkdir()
+    (run_dir / "logs" / "redis-2.log").write_text(
+        "1:S 01 Dec 2026 10:00:00.000 * Connecting to MASTER 10.213.0.11:6379\n"
+        "1:S 01 Dec 2026 10:00:00.100 # Can't handle RDB format version 11\n"
+        "1:S 01 Dec 2026 10:00:00.101 # Failed trying to load the MASTER synchronization DB from socket\n")
+    summary = check(run_dir)
+
+    converged = next(c for c in summary["checks"] if c["name"] == "topology converged")
+    assert converged["status"] == "fail"
+    assert converged["detail"].startswith("redis-2: replica link to redis-0 is down (log: ")
+    assert "Can't handle RDB format version 11" in converged["detail"]
+    assert summary["verdict"] == "fail"
+    assert "redis-2" in summary["headline"] and "Can't handle RDB format version 11" in summary["headline"]
+    from harness.report import build_report
+
+    page = build_report(run_dir).read_text()
+    assert "FAILED topology converged" in page and "Can&#39;t handle RDB format version 11" in page
 
 
 def test_without_a_readable_scenario_no_slo_is_judged_and_the_verdict_is_incomplete(run):
@@ -495,3 +581,81 @@ def test_sentinel_logs_time_detection_and_promotion_when_pubsub_arrives_late(run
     (failover,) = summary["failover"]
     assert (failover["detected_s"], failover["promoted_s"], failover["new_primary"]) == (1.2, 2.5, "redis-1")
     assert (summary["writes"]["lost"], summary["writes"]["acknowledged_by_demoted_primary"]) == (2, 1)
+
+
+def cluster_partition(run: RunBuilder) -> RunBuilder:
+    """redis-0 (shard primary) isolated with the harness at 10.0 s, healed at 18.0 s; the watcher, cut off,
+    sees redis-1 as the new primary only at 18.2 s."""
+    run.fault("0.0", 10.0, 18.0, kind="partition")
+    run.event(18.2, "watcher", "primary-change", shard=0, old="redis-0", new="redis-1")
+    run.write(0, 1, 9.0, "ok")
+    return run
+
+
+def cluster_meta(path: Path) -> None:
+    meta = json.loads((path / "meta.json").read_text())
+    meta["topology"] = {"kind": "cluster", "shards": 3, "replicas": 1}
+    meta["pods"] = [{**p, "shard": 0} for p in meta["pods"]]
+    (path / "meta.json").write_text(json.dumps({**meta, "utc_offset_s": 0}))
+
+
+def test_a_cluster_failover_is_timed_from_the_nodes_logs(run):
+    path = cluster_partition(run).build()
+    cluster_meta(path)
+    (path / "logs").mkdir()
+    wall = lambda t: time.strftime("%d %b %Y %H:%M:%S", time.gmtime(1_800_000_000 + t)) + f".{round(t * 1000) % 1000:03d}"
+    (path / "logs" / "redis-2.log").write_text(
+        f"12:M {wall(13.07)} * Marking node a9db6cc64dc603f73a8841bf4f50a3ce3243695f as failing (quorum reached).\n")
+    (path / "logs" / "redis-1.log").write_text(
+        f"11:S {wall(13.08)} * FAIL message received from 6c05 about a9db\n"
+        f"11:S {wall(13.9)} # Start of election delayed for 520 milliseconds (rank #0, offset 4242).\n"
+        f"11:S {wall(14.16)} # Failover election won: I'm the new master.\n"
+        f"11:M {wall(14.16)} # configEpoch set to 7 after successful failover\n")
+    summary = check(path)
+
+    (failover,) = summary["failover"]
+    assert (failover["detected_s"], failover["promoted_s"], failover["new_primary"]) == (3.07, 4.16, "redis-1")
+    assert (failover["detected_by"], failover["promoted_by"]) == ("server-log", "server-log")
+
+
+def test_a_promotion_the_harness_saw_only_after_the_heal_has_no_time(run):
+    """Without the nodes' logs, the watcher's 8.2 s is when the harness could see again, not when it happened."""
+    path = cluster_partition(run).build()
+    cluster_meta(path)
+    summary = check(path)
+
+    (failover,) = summary["failover"]
+    assert (failover["promoted_s"], failover["promoted_by"], failover["new_primary"]) == (None, "harness-late", "redis-1")
+    assert any("only after the partition healed" in note and "not 8.2 s" in note for note in summary["degraded"])
+
+
+def test_new_primary_is_the_pod_name_when_sentinel_announces_a_dns_name(run):
+    """On Kubernetes Sentinel names pods by their DNS names; meta.json's per-pod `aliases` map them back."""
+    run.fault("0.0", 10.0, 20.0)
+    run.write(0, 1, 9.0, "ok")
+    dns = "redis-{}.redis-headless.rh-x.svc.cluster.local"
+    run.sentinel(11.0, "+sdown", f"master mymaster {dns.format(0)} 6379")
+    run.sentinel(12.0, "+switch-master", f"mymaster {dns.format(0)} 6379 {dns.format(1)} 6379")
+    path = run.build()
+    meta = json.loads((path / "meta.json").read_text())
+    for pod in meta["pods"]:
+        pod["aliases"] = [f"{dns.format(pod['name'].split('-')[1])}:6379", f"{pod['name']}.redis-headless:6379"]
+    (path / "meta.json").write_text(json.dumps(meta))
+    summary = check(path)
+
+    (failover,) = summary["failover"]
+    assert (failover["promoted_s"], failover["new_primary"]) == (2.0, "redis-1")
+    assert not any("no pod of meta.json" in note for note in summary["degraded"])
+
+
+def test_the_runner_writes_each_pods_aliases_into_meta():
+    from harness.platforms.base import Deployment, Pod
+    from harness.runner import _meta_pods
+
+    pods = [Pod("redis-0", "redis", "127.0.0.1", 40001), Pod("redis-1", "redis", "127.0.0.1", 40002)]
+    d = Deployment(id="x", platform="kubernetes", topology={"kind": "sentinel"}, pods=pods, client_address="127.0.0.1",
+                   network="kubernetes", state_dir="/nonexistent",
+                   extra={"aliases": {"redis-1.redis-headless:6379": "redis-1", "10.244.0.6:6379": "redis-1"}})
+    meta_pods = {p["name"]: p for p in _meta_pods(d)}
+    assert "aliases" not in meta_pods["redis-0"]
+    assert meta_pods["redis-1"]["aliases"] == ["10.244.0.6:6379", "redis-1.redis-headless:6379"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -94,7 +95,7 @@ def test_sigkill_mid_run_then_cleanup_and_partial_report(tmp_path):
 def test_sigint_mid_partition_heals_and_tears_down(tmp_path):
     proc, out = start_run(tmp_path, {
         "duration_s": 60, "topology": SENTINEL, "workload": {"probe": {"clients": 2, "rate_per_client": 50}},
-        "faults": [{"kind": "partition", "mode": "isolate", "target": {"role": "replica"}, "at_s": 2,
+        "faults": [{"kind": "partition", "mode": "isolate", "target": {"role": "replica"}, "at_s": 3,
                     "duration_s": 50}],
     })
     try:
@@ -114,3 +115,39 @@ def test_sigint_mid_partition_heals_and_tears_down(tmp_path):
     types = [json.loads(line)["type"] for line in (out / "events.jsonl").read_text().splitlines()]
     assert "fault-end" in types and types[-1] == "run-end"
     assert (out / "summary.json").exists() and json.loads((out / "summary.json").read_text())["verdict"] == "incomplete"
+
+
+def test_run_dir_removed_mid_run_still_tears_down(tmp_path):
+    """A run whose directory vanishes (a cleaned or full disk) still stops everything and tears down."""
+    proc, out = start_run(tmp_path, {"duration_s": 6, "topology": SENTINEL,
+                                     "workload": {"probe": {"clients": 2, "rate_per_client": 50}}})
+    try:
+        wait_for_event(out, "load-start")
+        state = next(d for d in state_root().glob("rh*") if (d / "deployment.json").exists()
+                     and json.loads((d / "deployment.json").read_text())["owner_pid"] == proc.pid)
+        pids = [p["pid"] for p in json.loads((state / "deployment.json").read_text())["pods"]]
+        shutil.rmtree(out)
+        output, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 3, output
+    assert "Traceback" not in output
+    assert not [pid for pid in pids if process_alive(pid)], "pods survived a run whose directory was removed"
+    assert leftovers(state.name) == []
+    assert not state.exists()
+
+
+def test_used_out_dir_is_refused(tmp_path):
+    """A second run into an earlier run's directory would merge into its meta.json and history."""
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "meta.json").write_text("{}")
+    path = tmp_path / "scenario.yaml"
+    path.write_text(yaml.safe_dump({"name": "reused", "duration_s": 2, "topology": {"kind": "standalone"}}))
+    done = subprocess.run([sys.executable, "-m", "harness.cli", "run", str(path), "--out", str(out)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert str(out) in done.stderr and "already holds files" in done.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["meta.json"]

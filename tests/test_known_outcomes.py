@@ -10,23 +10,30 @@ from __future__ import annotations
 import csv
 import json
 import re
-from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from harness.runner import run_scenario
 from harness.scenario import Scenario
+from tests import recount
 from tests.conftest import needs_redis, needs_root
 
 pytestmark = [needs_redis, needs_root, pytest.mark.slow]
 
 
-def run(tmp_path: Path, **fields) -> tuple[dict, Path]:
+def run(tmp_path: Path, out: str = "run", **fields) -> tuple[dict, Path]:
     scenario = Scenario.model_validate({"name": "known", "settle_s": 1, "seed": 5, **fields})
-    result = run_scenario(scenario, out_dir=tmp_path / "run", progress=lambda m: None)
-    assert result.status == "complete", (tmp_path / "run" / "meta.json").read_text()
+    result = run_scenario(scenario, out_dir=tmp_path / out, progress=lambda m: None)
+    assert result.status == "complete", (tmp_path / out / "meta.json").read_text()
     return result.summary, result.run_dir
+
+
+def assert_window_recounted(summary: dict, run_dir: Path) -> None:
+    """summary.json's unavailability window equals the one recounted from history.csv, to the millisecond."""
+    (failover,) = summary["failover"]
+    mine = recount.unavailable_s(run_dir, events(run_dir, "fault-start")[0]["t"])
+    assert mine is not None and round(mine, 3) == round(failover["unavailable_s"], 3), (mine, failover)
 
 
 def history(run_dir: Path) -> list[dict]:
@@ -79,6 +86,17 @@ def test_split_brain_loses_exactly_the_writes_the_old_primary_acknowledged(tmp_p
     assert {acked[k]["pod"] for k in lost} == {old_primary}
     assert summary["verdict"] == "fail"  # its max_lost_writes 0 SLO failed
 
+    # Split brain: what the old primary acknowledged after another pod was made primary (the first
+    # sign of it: a sentinel's logged +switch-master, or the watcher seeing the roles change).
+    fault_start = events(run_dir, "fault-start")[0]["t"]
+    switched = recount.logged_after(run_dir, fault_start, ("+switch-master",))
+    seen = [e["t"] for e in events(run_dir, "primary-change") if e.get("old") == old_primary]
+    promoted_t = min(seen + ([fault_start + switched] if switched is not None else []))
+    demoted = recount.acked_by_old_primary_after(run_dir, old_primary, promoted_t)
+    assert demoted, "the cut-off primary acknowledged nothing after the promotion: no split brain happened"
+    assert summary["writes"]["acknowledged_by_demoted_primary"] == len(demoted)
+    assert summary["writes"]["acknowledged_by_demoted_primary_lost"] == len(demoted & lost)
+
 
 def test_min_replicas_to_write_bounds_the_loss_to_the_lag_window(tmp_path):
     """With min-replicas-to-write 1 the cut-off primary refuses writes (NOREPLICAS) once its replicas'
@@ -86,13 +104,18 @@ def test_min_replicas_to_write_bounds_the_loss_to_the_lag_window(tmp_path):
     the lag window (max-lag, plus the 1 s period of the replicas' REPLCONF ACK) can still be lost,
     and none after it. Without the setting, the same partition loses writes for its whole length."""
     max_lag = 1
+    partition = [{"kind": "partition", "mode": "isolate", "target": {"role": "primary"}, "client_side": "target",
+                  "at_s": 4, "duration_s": 8}]
     summary, run_dir = run(
         tmp_path, duration_s=18,
         topology={**SENTINEL, "min_replicas_to_write": 1, "min_replicas_max_lag_s": max_lag},
-        workload={"probe": PROBE},
-        faults=[{"kind": "partition", "mode": "isolate", "target": {"role": "primary"}, "client_side": "target",
-                 "at_s": 4, "duration_s": 8}],
+        workload={"probe": PROBE}, faults=partition,
     )
+    without, without_dir = run(tmp_path, "without", duration_s=18, topology={**SENTINEL, "min_replicas_to_write": 0},
+                               workload={"probe": PROBE}, faults=partition)
+    lost_without = set(acked_writes(without_dir)) & absent_keys(without_dir)
+    assert without["writes"]["lost"] == len(lost_without)
+    assert summary["writes"]["lost"] < len(lost_without), "min-replicas-to-write 1 did not reduce the loss"
     start = events(run_dir, "fault-start")[0]
     old_primary = start["pod"][0] if isinstance(start["pod"], list) else start["pod"]
     window_end_ns = int((start["t"] + max_lag + 2.25) * 1e9)
@@ -119,6 +142,7 @@ def test_standalone_without_persistence_loses_every_write_before_the_kill(tmp_pa
     assert len(before) > 50
     assert absent_keys(run_dir) & set(acked) == before
     assert summary["writes"]["lost"] == len(before)
+    assert_window_recounted(summary, run_dir)
 
 
 def test_standalone_with_aof_always_loses_nothing(tmp_path):
@@ -152,18 +176,6 @@ def assert_complete_run_directory(run_dir: Path, slos: int) -> None:
     assert sources and all(s.startswith("data:image/png;base64,") or s.startswith("#") for s in sources), sources
 
 
-def sentinel_log_time(run_dir: Path, pattern: str) -> float | None:
-    """Wall time of the first sentinel log line matching `pattern` (Redis logs `dd Mon yyyy hh:mm:ss.mmm`)."""
-    stamps = []
-    for log in sorted((run_dir / "logs").glob("sentinel-*.log")):
-        for line in log.read_text().splitlines():
-            if re.search(pattern, line):
-                m = re.search(r"(\d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2}\.\d{3})", line)
-                if m:
-                    stamps.append(datetime.strptime(m.group(1), "%d %b %Y %H:%M:%S.%f").timestamp())
-    return min(stamps) if stamps else None
-
-
 def test_sentinel_primary_kill_window_and_promotion_time(tmp_path):
     summary, run_dir = run(
         tmp_path, duration_s=16, topology=SENTINEL, workload={"probe": PROBE},
@@ -174,10 +186,11 @@ def test_sentinel_primary_kill_window_and_promotion_time(tmp_path):
     (failover,) = summary["failover"]
     down_after = SENTINEL["down_after_ms"] / 1000
     assert down_after <= failover["unavailable_s"] <= down_after + 10
-    meta = json.loads((run_dir / "meta.json").read_text())
-    logged = sentinel_log_time(run_dir, r"\+switch-master")
-    assert logged is not None, "the sentinels logged no +switch-master"
+    assert_window_recounted(summary, run_dir)
     fault_start = events(run_dir, "fault-start")[0]["t"]
-    logged_promotion = logged - meta["start_wall"] - fault_start
-    assert abs(failover["promoted_s"] - logged_promotion) <= 0.25
+    detected = recount.logged_after(run_dir, fault_start, ("+sdown", "+odown"), first_word="master")
+    promoted = recount.logged_after(run_dir, fault_start, ("+switch-master",))
+    assert detected is not None and promoted is not None, "the sentinels logged no +sdown/+switch-master"
+    assert abs(failover["detected_s"] - detected) < 0.001, (failover, detected)
+    assert abs(failover["promoted_s"] - promoted) < 0.001, (failover, promoted)
     assert failover["new_primary"] in ("redis-1", "redis-2")

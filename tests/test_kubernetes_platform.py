@@ -684,7 +684,7 @@ def test_flagship_scenario_runs_on_kubernetes(tmp_path):
           f"new primary {failover['new_primary']}; {writes['lost']} of {writes['acknowledged']} acknowledged lost; "
           f"Locust baseline {locust.get('baseline_ops_per_s')} ops/s; degraded {summary['degraded']}")
     assert summary["platform"] == "kubernetes" and not summary["partial"], proc.stderr[-3000:]
-    assert proc.returncode == 0 and summary["verdict"] == "pass", (summary["slo"], summary["degraded"], proc.stderr[-3000:])
+    assert proc.returncode == 0 and summary["verdict"] == "pass", (summary.get("checks"), summary["slo"], summary["degraded"], proc.stderr[-3000:])
     assert (locust.get("baseline_ops_per_s") or 0) > 0, summary["throughput"]
     # the pods' logs, copied before the namespace went: the sentinels saw the failover, and the deleted
     # primary's log (read just before the delete) precedes its new incarnation's

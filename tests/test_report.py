@@ -55,7 +55,7 @@ def test_junit_has_one_case_per_slo_and_fails_the_broken_one(lossy_run: Path) ->
     suites = JUnitXml.fromfile(str(RunDir(lossy_run).junit))
     cases = {case.name: case for suite in suites for case in suite}
     slo_names = [s["name"] for s in summary["slo"]]
-    assert sorted(cases) == sorted(slo_names + ["run completed"])
+    assert sorted(cases) == sorted(slo_names + [c["name"] for c in summary["checks"]])
     failed = sorted(name for name, case in cases.items() if any(isinstance(r, Failure) for r in case.result))
     assert failed == ["max_lost_writes"]
     assert "3" in cases["max_lost_writes"].result[0].message
@@ -218,7 +218,8 @@ def test_report_reads_what_the_checker_writes(tmp_path: Path) -> None:
     assert summary["writes"]["lost"] == 2 and summary["verdict"] == "fail"
     assert f"{summary['failover'][0]['unavailable_s']:.2f} s" in page
     cases = {case.name for suite in JUnitXml.fromfile(str(RunDir(run).junit)) for case in suite}
-    assert cases == {s["name"] for s in summary["slo"]} | {"run completed"}
+    assert cases == {s["name"] for s in summary["slo"]} | {c["name"] for c in summary["checks"]}
+    assert {"run completed", "probe", "driver locust", "driver redis-benchmark"} <= cases
     assert page.count("data:image/png;base64,") == len(PLOTS)
 
 
@@ -330,3 +331,27 @@ def test_two_faults_report_failover_per_fault(tmp_path: Path) -> None:
     assert [f["new_primary"] for f in summary["failover"]] == ["redis-1", "redis-2"]
     assert "1.0 pod-kill redis-1" in page
     assert compare([run], [run]).metrics[-2].name == "unavailable_s[1.0]"
+
+
+def test_lost_writes_are_their_own_series_per_second_by_acknowledging_pod(tmp_path: Path) -> None:
+    """The checker's lost.csv counts exactly the lost writes, per second and pod, and the throughput and
+    availability plots draw one series per pod from it."""
+    from harness.checker import analyze
+    from harness.report.plots import availability_figure, throughput_figure
+
+    run = make_run(tmp_path / "run", duration_s=40, lost_writes=5, write_summary=False, write_probe_series=False)
+    summary = analyze(run)
+    lost = pd.read_csv(run / "lost.csv")
+    assert int(lost["lost"].sum()) == summary["writes"]["lost"] == 5
+    history = pd.read_csv(run / "history.csv")
+    final = pd.read_csv(run / "final.csv")
+    absent = set(final.loc[final["present"].astype(str).isin(["0", "False", "false"]), "key"])
+    acks = history[(history["type"] == "ok") & (history["f"] == "write") & history["key"].isin(absent)]
+    acks = acks.drop_duplicates("key")
+    expected = acks.assign(t_s=acks["t_ns"] // 1_000_000_000).groupby(["t_s", "pod"]).size()
+    assert {(int(t), p): int(n) for (t, p), n in expected.items()} == \
+        {(int(r.t_s), r.pod): int(r.lost) for r in lost.itertuples()}
+    data = load_run(run)
+    for figure in (throughput_figure(data), availability_figure(data)):
+        labels = {line.get_label() for ax in figure.axes for line in ax.get_lines()}
+        assert {f"acknowledged, later lost ({pod})" for pod in lost["pod"]} <= labels

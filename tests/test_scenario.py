@@ -63,6 +63,7 @@ def test_good_file_loads(tmp_path):
          "faults.0.target", "has no sentinels"),
         (patched(faults__0__kind="meteor"), "faults.0", "does not match any of the expected tags"),
         (patched(faults__0__at_s=40), "faults.0.at_s", "after the run ends"),
+        (patched(faults__0__at_s=1), "faults.0.at_s", "less baseline than the throughput baseline needs"),
         (patched(faults__0__target={"pod": "redis-9"}), "faults.0.target", "target pod 'redis-9' is not in this topology"),
         (patched(faults__0__target={}), "faults.0.target", "exactly one of `role` or `pod`"),
         (patched(topology__min_replicas_to_write=3), "topology.min_replicas_to_write", "exceeds replicas 2"),
@@ -75,7 +76,7 @@ def test_bad_input_names_field_and_problem(tmp_path, data, field, problem):
     message = str(info.value)
     assert str(path) in message
     assert problem in message
-    assert f"  {field}: " in message
+    assert f" {field}: " in message
 
 
 def test_not_yaml_and_missing_file(tmp_path):

@@ -5,9 +5,13 @@ firing (the window starts at that operation's invoke time: the client was alread
 first acknowledged write after the firing's last such failure. An invoke that never completed
 counts as a failure seen at its invoke time. Which firing a failure or a server event belongs
 to follows events.owner: the most recent firing that started at or before it.
-Detection: the first Sentinel `+sdown`/`+odown` about a master (or a Cluster node reporting
-`cluster-state` fail); promotion: the first `+switch-master` or watcher `primary-change`; both
-measured from the firing's start.
+Detection: the first Sentinel `+sdown`/`+odown` about a master, a Cluster node's log marking a
+node as failing, or a Cluster node reporting `cluster-state` fail; promotion: the first
+`+switch-master` or `primary-change`; both measured from the firing's start. `detected_by` /
+`promoted_by` say whose view it is: `server-log` (the servers' own stamps, server_logs.py) or
+`harness` (the watcher). A harness observation of a partition's failover made only after the
+partition healed is late by construction (the harness was cut off): it is not given as the
+event's time; the field stays null, `*_by` is `harness-late` and a note says when it was seen.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import pandas as pd
 
 from harness.checker.events import Firing, owner, to_ns, to_s
 from harness.checker.history import History
+from harness.checker.pods import pod_addresses
 
 _OK = 0  # code of "ok" in History.ops["type"]
 
@@ -32,6 +37,8 @@ class Failover:
     detected_s: float | None = None
     promoted_s: float | None = None
     new_primary: str | None = None
+    detected_by: str | None = None  # "server-log" | "harness" | "harness-late"
+    promoted_by: str | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -45,8 +52,7 @@ def failovers(history: History, events: pd.DataFrame, firings: list[Firing], pod
     if not firings:
         return results, notes
     _unavailability(history, firings, results, run_end_s, notes)
-    _server_view(events, firings, results, {(str(p.get("host")), int(p.get("port", 0))): p["name"] for p in pods},
-                 notes)
+    _server_view(events, firings, results, pod_addresses(pods), notes)
     return results, notes
 
 
@@ -89,18 +95,43 @@ def _server_view(events: pd.DataFrame, firings: list[Firing], results: list[Fail
             continue
         firing, result = firings[belongs[i]], results[belongs[i]]
         after_s = round(row["t"] - firing.start_s, 6)
-        if result.detected_s is None and _is_detection(row):
-            result.detected_s = after_s
-        if result.promoted_s is None and _is_promotion(row):
-            result.promoted_s = after_s
+        by = _observer(row, firing)
+        if result.detected_by is None and _is_detection(row):
+            result.detected_by = by
+            if by == "harness-late":
+                notes.append(_late_note(result.fault_id, "detection", after_s))
+            else:
+                result.detected_s = after_s
+        if result.promoted_by is None and _is_promotion(row):
+            result.promoted_by = by
             result.new_primary = _new_primary(row, addresses, notes)
+            if by == "harness-late":
+                notes.append(_late_note(result.fault_id, "promotion", after_s))
+            else:
+                result.promoted_s = after_s
+
+
+def _observer(event: dict, firing: Firing) -> str:
+    if event.get("source") in ("sentinel-log", "cluster-log"):
+        return "server-log"
+    healed_first = firing.kind == "partition" and firing.end_s is not None and event["t"] >= firing.end_s
+    return "harness-late" if healed_first else "harness"
+
+
+def _late_note(fault_id: str, what: str, after_s: float) -> str:
+    return (f"fault {fault_id}: the {what} was seen by the harness only after the partition healed "
+            f"({after_s:g} s after the fault started) and no server log has it: its time is unknown, not {after_s:g} s")
 
 
 def _is_detection(event: dict) -> bool:
     if event["type"] == "sentinel" and event.get("event") in ("+sdown", "+odown"):
         words = _words(event.get("detail"))
         return bool(words) and words[0] == "master"
-    return event["type"] == "cluster-state" and event.get("state") == "fail"
+    if event["type"] == "cluster-log":
+        return event.get("event") == "node-failing"
+    # A node's own `Cluster state changed: fail` (an isolated primary says it when it loses the majority)
+    # is not the cluster detecting the failure; the watcher's cluster-state is its fallback without logs.
+    return event["type"] == "cluster-state" and event.get("state") == "fail" and event.get("source") != "cluster-log"
 
 
 def _is_promotion(event: dict) -> bool:

@@ -22,6 +22,7 @@ LOST_SAMPLE_SIZE = 20
 _OK, _FAIL, _INFO = range(3)  # codes of History.ops["type"]
 _RANK = np.array([2, 0, 1], np.int8)  # ok > info > fail, indexed by type code
 _NEVER = np.iinfo(np.int64).max
+NS_PER_S = 1_000_000_000
 
 
 @dataclass
@@ -55,9 +56,7 @@ def count_writes(history: History, final: pd.DataFrame, events: pd.DataFrame) ->
     first_ack_ns = np.full(len(keys), _NEVER, np.int64)
     np.minimum.at(first_ack_ns, codes[ok], writes["complete_ns"].to_numpy()[ok])
 
-    final_ids = history.keys.ids(arrow_text(final["key"])) if len(final) else np.empty(0, np.int64)
-    in_final = _is_in(keys, final_ids)
-    absent = _is_in(keys, final_ids[~final["present"].to_numpy()])
+    in_final, absent = _in_final(history, keys, final)
     lost = acked & absent
     demoted = _acked_by_demoted_primary(writes[ok], events)
     demoted_keys = np.unique(codes[ok][demoted])
@@ -72,6 +71,32 @@ def count_writes(history: History, final: pd.DataFrame, events: pd.DataFrame) ->
         acknowledged_by_demoted_primary_lost=int(lost[demoted_keys].sum()),
         unchecked=int((acked & ~in_final).sum()),
     )
+
+
+def lost_per_second(history: History, final: pd.DataFrame) -> pd.DataFrame:
+    """Columns t_s, pod, lost: acknowledged writes later lost, by the second and the pod of their first
+    acknowledgement, so the report can draw a split-brain where it happened (lost.csv)."""
+    ops = history.ops
+    ok = (ops["key_id"].to_numpy() != NO_KEY) & (ops["type"].cat.codes.to_numpy() == _OK)
+    acks = pd.DataFrame({"key_id": ops["key_id"].to_numpy()[ok], "complete_ns": ops["complete_ns"].to_numpy()[ok],
+                         "pod": ops["pod"].astype(str).to_numpy()[ok]})
+    columns = ["t_s", "pod", "lost"]
+    if not len(acks) or not len(final):
+        return pd.DataFrame({c: pd.Series([], dtype=str if c == "pod" else np.int64) for c in columns})
+    first = acks.sort_values("complete_ns", kind="stable").drop_duplicates("key_id")
+    keys = first["key_id"].to_numpy()
+    order = np.argsort(keys, kind="stable")
+    _, absent = _in_final(history, keys[order], final)
+    lost = first.iloc[order[absent]]
+    table = (lost.assign(t_s=lost["complete_ns"] // NS_PER_S).groupby(["t_s", "pod"]).size()
+             .rename("lost").reset_index())
+    return table[columns].astype({"t_s": np.int64, "lost": np.int64})
+
+
+def _in_final(history: History, sorted_keys: np.ndarray, final: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Which of the sorted key ids final.csv has a row for, and which it has as absent."""
+    final_ids = history.keys.ids(arrow_text(final["key"])) if len(final) else np.empty(0, np.int64)
+    return _is_in(sorted_keys, final_ids), _is_in(sorted_keys, final_ids[~final["present"].to_numpy()])
 
 
 def _is_in(sorted_ids: np.ndarray, candidates: np.ndarray) -> np.ndarray:

@@ -1,8 +1,10 @@
-"""The scenario's SLOs, judged on the summary, and the run's verdict.
+"""The scenario's SLOs, judged on the summary (the run's verdict is harness/checker/checks.py's).
 
-`max_*` SLOs pass when value <= limit, `min_*` when value >= limit. An SLO whose value could not
-be measured (None: e.g. no detection event for a fault, no recovered phase) fails: a gate that
-cannot be checked must not let a run through.
+`max_*` SLOs pass when value <= limit, `min_*` when value >= limit. Each result has a `status`:
+"pass", "fail", or "not-evaluated" when there was no data to judge it (no load ran, no final read,
+no fault fired, no detection event...). A not-evaluated SLO never passes (`pass` is false) and the
+run cannot pass with one; a run that stopped before deploying has every SLO not evaluated, not the
+0.0 an empty list would give.
 """
 
 from __future__ import annotations
@@ -32,23 +34,36 @@ MEASURES: dict[str, Callable[[Summary], float | None]] = {
 }
 
 
-def evaluate(slos: list[tuple[str, float]], summary: Summary) -> tuple[list[dict], list[str]]:
-    """[{name, limit, value, pass}] in the scenario's order, and notes on SLOs that could not be measured."""
+NEEDS_FAULTS = {"max_unavailable_s", "max_detection_s", "min_recovered_ops_per_s"}
+
+
+def missing_data(name: str, data: dict[str, bool]) -> str | None:
+    """Why an SLO has no data in this run, or None. `data`: load (some driver produced operations),
+    final_read (final.csv has rows), faults_scheduled, faults_fired."""
+    if not data.get("load", True):
+        return "no load ran"
+    if name == "max_lost_writes" and not data.get("final_read", True):
+        return "no final read"
+    if name in NEEDS_FAULTS and data.get("faults_scheduled") and not data.get("faults_fired", True):
+        return "no fault fired"
+    return None
+
+
+def evaluate(slos: list[tuple[str, float]], summary: Summary,
+             data: dict[str, bool] | None = None) -> tuple[list[dict], list[str]]:
+    """[{name, limit, value, pass, status, reason?}] in the scenario's order, and notes on SLOs not evaluated."""
     results, notes = [], []
     for name, limit in slos:
         measure = MEASURES.get(name)
-        value = measure(summary) if measure else None
+        reason = "no measure of that name" if measure is None else missing_data(name, data or {})
+        value = None if reason else measure(summary)
         if value is None:
-            notes.append(f"SLO {name}: " + ("no measure of that name" if measure is None else "could not be measured")
-                         + "; counted as failed")
-            passed = False
-        else:
-            passed = value <= limit if name.startswith("max_") else value >= limit
-        results.append({"name": name, "limit": limit, "value": value, "pass": bool(passed)})
+            reason = reason or "could not be measured"
+            notes.append(f"SLO {name}: not evaluated ({reason})")
+            results.append({"name": name, "limit": limit, "value": None, "pass": False, "status": "not-evaluated",
+                            "reason": reason})
+            continue
+        passed = value <= limit if name.startswith("max_") else value >= limit
+        results.append({"name": name, "limit": limit, "value": value, "pass": bool(passed),
+                        "status": "pass" if passed else "fail"})
     return results, notes
-
-
-def verdict(slo_results: list[dict], complete: bool) -> str:
-    if any(not r["pass"] for r in slo_results):
-        return "fail"
-    return "pass" if complete else "incomplete"

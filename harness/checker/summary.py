@@ -15,12 +15,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from harness.checker import latency, slo, throughput
+from harness.checker import checks, convergence, intended, latency, slo, throughput
 from harness.checker.availability import failovers
 from harness.checker.events import NS, Firing, fault_firings, load_events
+from harness.checker.cluster_logs import cluster_log_events, with_cluster_logs
 from harness.checker.server_logs import sentinel_log_events, with_server_logs
 from harness.checker.history import NO_COMPLETION, History, arrow_text, load_final, load_history
-from harness.checker.lost_writes import WriteCounts, count_writes
+from harness.checker.lost_writes import WriteCounts, count_writes, lost_per_second
 from harness.errors import ScenarioError
 from harness.rundir import RunDir
 from harness.scenario import Scenario, load_scenario
@@ -34,6 +35,7 @@ class Analysis:
     summary: dict[str, Any]
     tables: dict[str, pa.Table] = field(default_factory=dict)  # tables/<name>.parquet
     probe_series: pd.DataFrame | None = None  # series/probe.csv
+    lost_series: pd.DataFrame | None = None  # lost.csv
 
 
 def build(run: RunDir) -> Analysis:
@@ -43,10 +45,12 @@ def build(run: RunDir) -> Analysis:
     events, bad_events = load_events(run.events)
     firings = fault_firings(events)
     run_end_s = _run_end(meta, events, history)
-    server_events = with_server_logs(events, sentinel_log_events(run.logs_dir, meta))
+    server_events = with_cluster_logs(with_server_logs(events, sentinel_log_events(run.logs_dir, meta)),
+                                      cluster_log_events(run.logs_dir, meta))
     failover, failover_notes = failovers(history, server_events, firings, meta.get("pods") or [], run_end_s)
     writes = count_writes(history, final, server_events)
-    series = _driver_series(run, history)
+    due = intended.due_ns(history, events)
+    series = _driver_series(run, history, due)
 
     summary: dict[str, Any] = {
         "schema": SCHEMA,
@@ -59,15 +63,25 @@ def build(run: RunDir) -> Analysis:
         "duration_s": run_end_s,
         "faults": [f.as_dict() for f in firings],
         "throughput": _throughput(series, history, firings, run_end_s),
-        "latency_ms": latency.summarize(_acknowledged_latency_us(history)),
+        "latency_ms": latency.summarize(_acknowledged_latency_us(history, due)),
+        "probe": {**intended.rates(history, events),
+                  "service_latency_ms": latency.summarize(_acknowledged_latency_us(history, None))},
         "failover": [f.as_dict() for f in failover],
         "writes": writes.as_dict(),
     }
-    summary["slo"], slo_notes = slo.evaluate(scenario.slos.items() if scenario else [], summary)
-    summary["verdict"] = slo.verdict(summary["slo"], complete=not summary["partial"] and not scenario_notes)
+    data = {"load": bool(len(history.ops)) or any(len(s) for s in series.values()), "final_read": bool(len(final)),
+            "faults_scheduled": bool(scenario and scenario.faults), "faults_fired": bool(firings)}
+    summary["slo"], slo_notes = slo.evaluate(scenario.slos.items() if scenario else [], summary, data)
+    facts = checks.RunFacts(meta, scenario, events, series, allowed_faults=frozenset(_allowed_faults(scenario)),
+                            convergence=_convergence(run, meta))
+    summary["checks"] = checks.evaluate(facts)
+    summary["verdict"] = checks.verdict(summary["checks"], summary["slo"])
+    summary["headline"] = checks.headline(summary["verdict"], summary["checks"], summary["slo"])
+    summary["timing"] = {k: meta.get(k) for k in ("deploy_s", "setup_s", "deploy_phases") if k in meta}
     summary["degraded"] = [*(meta.get("degraded") or []), *_input_notes(run, history, final, bad_events, writes),
-                           *failover_notes, *scenario_notes, *slo_notes]
-    return Analysis(summary, _tables(history, events, series), series.get("probe"))
+                           *failover_notes, *scenario_notes, *slo_notes,
+                           *(f"check {c['name']} failed: {c['detail']}" for c in checks.failed(summary["checks"]))]
+    return Analysis(summary, _tables(history, events, series), series.get("probe"), lost_per_second(history, final))
 
 
 def write(run: RunDir, analysis: Analysis) -> None:
@@ -79,6 +93,8 @@ def write(run: RunDir, analysis: Analysis) -> None:
     if analysis.probe_series is not None:
         run.series_dir.mkdir(parents=True, exist_ok=True)
         analysis.probe_series.to_csv(run.series("probe"), index=False)
+    if analysis.lost_series is not None:
+        analysis.lost_series.to_csv(run.lost, index=False)
     tmp = run.summary.with_suffix(".tmp")
     tmp.write_text(json.dumps(analysis.summary, indent=2, allow_nan=False) + "\n")
     tmp.replace(run.summary)
@@ -114,7 +130,7 @@ def _run_end(meta: dict, events: pd.DataFrame, history: History) -> float:
     return round(max(last), 6) if last else float(meta.get("duration_s") or 0.0)
 
 
-def _driver_series(run: RunDir, history: History) -> dict[str, pd.DataFrame]:
+def _driver_series(run: RunDir, history: History, due: np.ndarray) -> dict[str, pd.DataFrame]:
     """Every driver's 1 s series: the probe's from its history, the others from series/<driver>.csv."""
     series = {}
     if run.series_dir.exists():
@@ -122,7 +138,7 @@ def _driver_series(run: RunDir, history: History) -> dict[str, pd.DataFrame]:
             if path.stem != "probe":
                 series[path.stem] = throughput.load_series(path)
     if run.history.exists():
-        series["probe"] = throughput.probe_series(history)
+        series["probe"] = throughput.probe_series(history, due)
     return series
 
 
@@ -135,16 +151,35 @@ def _throughput(series: dict[str, pd.DataFrame], history: History, firings: list
     return {"driver": headline, **(by_driver[headline] if headline else nothing), "by_driver": by_driver}
 
 
-def _acknowledged_latency_us(history: History) -> np.ndarray:
+def _acknowledged_latency_us(history: History, due: np.ndarray | None) -> np.ndarray:
+    """Latency of each acknowledged operation from when it was due (open loop, intended.py), or from its
+    invoke when `due` is None (service time, what a closed-loop recording would show)."""
     ops = history.ops
     ok = ops["type"].cat.codes.to_numpy() == _OK
-    return (ops["complete_ns"].to_numpy()[ok] - ops["invoke_ns"].to_numpy()[ok]) // 1000
+    start = ops["invoke_ns"].to_numpy() if due is None else due
+    return (ops["complete_ns"].to_numpy()[ok] - start[ok]) // 1000
 
 
 def _recovery_start(driver: str, history: History, firings: list[Firing]) -> float | None:
     if driver != "probe" or not firings or any(f.end_s is None for f in firings):
         return None
     return throughput.first_success_after(history, max(f.end_s for f in firings))
+
+
+def _allowed_faults(scenario: Scenario | None) -> set[str]:
+    """Indices (as fault ids begin) of the scenario's faults that may be reported as not applied."""
+    return {str(i) for i, f in enumerate(scenario.faults) if f.allow_not_applied} if scenario else set()
+
+
+def _convergence(run: RunDir, meta: dict) -> list[dict] | None:
+    """Problems of the topology after heal and settle; None when the run wrote no final-state.json."""
+    if not run.final_state.exists():
+        return None
+    try:
+        state = json.loads(run.final_state.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    return convergence.judge(state, meta, run.logs_dir)
 
 
 def _load_scenario(run: RunDir) -> tuple[Scenario | None, list[str]]:

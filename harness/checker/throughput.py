@@ -28,9 +28,10 @@ _OK = 0  # code of "ok" in History.ops["type"]
 _FAIL = 1
 
 
-def probe_series(history: History) -> pd.DataFrame:
+def probe_series(history: History, due_ns: np.ndarray | None = None) -> pd.DataFrame:
     """The probe's series/probe.csv table: per second, outcomes by completion time (an invoke that
-    never completed at its invoke time) and latency percentiles of the acknowledged operations."""
+    never completed at its invoke time) and latency percentiles of the acknowledged operations,
+    measured from when each was due (`due_ns`, intended.py; default: its invoke)."""
     ops = history.ops
     outcome = ops["type"].cat.codes.to_numpy()
     invoke_ns, complete_ns = ops["invoke_ns"].to_numpy(), ops["complete_ns"].to_numpy()
@@ -38,7 +39,8 @@ def probe_series(history: History) -> pd.DataFrame:
     ok = outcome == _OK
     counts = pd.DataFrame({"t_s": second, "ok": ok, "fail": outcome == _FAIL, "info": outcome == 2})
     counts = counts.groupby("t_s", sort=True).sum().astype(np.int64).reset_index()
-    latencies = latency.per_second(second[ok], (complete_ns[ok] - invoke_ns[ok]) // 1000)
+    start_ns = invoke_ns if due_ns is None else due_ns
+    latencies = latency.per_second(second[ok], (complete_ns[ok] - start_ns[ok]) // 1000)
     series = counts.merge(latencies, on="t_s", how="left")
     series.insert(1, "driver", "probe")
     return series[SERIES_COLUMNS]

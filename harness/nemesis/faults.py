@@ -29,7 +29,7 @@ RESTART_TIMEOUT_S = 60.0
 NETWORK_KINDS = ("partition", "packet-loss", "latency", "bandwidth")
 CLIENT = "client"  # how a partition's sides name the harness's own address
 
-NOT_PARAMS = {"kind", "target", "at_s", "every_s", "count", "groups", "peers"}
+NOT_PARAMS = {"kind", "target", "at_s", "every_s", "count", "groups", "peers", "allow_not_applied"}
 
 
 @dataclass

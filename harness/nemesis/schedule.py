@@ -114,8 +114,11 @@ class Nemesis:
             return
         try:
             if self._apply(slot, firing):
+                # A firing that started late (a slow apply) still lasts its duration: cut short, a primary
+                # kill of 8 s became 1.7 s and the old primary came back mid-failover.
+                end = max(firing.end, self.clock.t() + (firing.end - firing.start))
                 self._verify(slot, firing)
-                self._stopping.wait(max(0.0, firing.end - self.clock.t()))
+                self._stopping.wait(max(0.0, end - self.clock.t()))
         finally:
             self._heal(slot)
 

@@ -17,8 +17,12 @@ from harness.scenario import Topology
 
 
 def state_root() -> Path:
-    """Where deployments keep configs, data dirs and their state file (override: REDIS_HARNESS_STATE)."""
-    return Path(os.environ.get("REDIS_HARNESS_STATE", "/tmp/redis-harness"))
+    """Where deployments keep configs, data dirs and their state file (override: REDIS_HARNESS_STATE).
+
+    Absolute even when the variable is relative: servers start with their data dir as working
+    directory and Locust with the run's raw/, so a relative conf or log path would point elsewhere.
+    """
+    return Path(os.environ.get("REDIS_HARNESS_STATE", "/tmp/redis-harness")).absolute()
 
 
 @dataclass

@@ -1,9 +1,12 @@
 """junit.xml: one test case per SLO, plus one for the run itself, for CI systems that show test results.
 
-An SLO that fails gets a <failure> naming value and limit (the checker fails an SLO it could not
-measure, and so does this file). SLOs never evaluated (no summary.json: the checker did not run)
+An SLO that fails gets a <failure> naming value and limit; one the checker could not evaluate (no
+data: status not-evaluated) is <skipped> with the reason, never a pass. Each check of summary.json
+(fault verified, topology converged) is a case too. SLOs never evaluated (no summary.json: the checker did not run)
 are <skipped> with the reason, so CI shows them as not run rather than silently passing. The
-run-completion case fails when the run is partial.
+run-completion case fails when the run is partial. Each check in summary.json (harness/checker/
+checks.py: the run completed, every load driver and the probe produced load) is a case of its own:
+a failed check fails, a not-evaluated one is skipped; the failure names the driver's log.
 """
 
 from __future__ import annotations
@@ -24,7 +27,11 @@ def write_junit(run: RunData, path: Path) -> None:
 
 
 def junit_element(run: RunData) -> ET.Element:
-    cases = [_completion_case(run)] + _slo_cases(run)
+    checks = (run.summary or {}).get("checks")
+    if isinstance(checks, list) and checks:
+        cases = [_check_case(run, c) for c in checks if isinstance(c, dict)] + _slo_cases(run)
+    else:  # no checker output (a killed run's directory before `report`), or a summary older than checks
+        cases = [_completion_case(run)] + _slo_cases(run)
     suite = ET.Element("testsuite", name=f"{SUITE}.{_scenario_name(run)}", tests=str(len(cases)),
                        failures=str(sum(c.find("failure") is not None for c in cases)), errors="0",
                        skipped=str(sum(c.find("skipped") is not None for c in cases)),
@@ -55,6 +62,19 @@ def _completion_case(run: RunData) -> ET.Element:
     return case
 
 
+def _check_case(run: RunData, check: dict[str, Any]) -> ET.Element:
+    name = str(check.get("name", "?"))
+    case = _case(run, "run" if name == "run completed" else "check", name)
+    detail, log = str(check.get("detail", "")), check.get("log")
+    where = f" (see {log})" if log else ""
+    if check.get("status") == "fail":
+        ET.SubElement(case, "failure", type="CheckFailed", message=f"{name}: {detail}{where}").text = detail
+    elif check.get("status") != "pass":
+        ET.SubElement(case, "skipped", message=f"not evaluated: {detail}{where}")
+    ET.SubElement(case, "system-out").text = detail
+    return case
+
+
 def _slo_cases(run: RunData) -> list[ET.Element]:
     evaluated = (run.summary or {}).get("slo")
     if isinstance(evaluated, list):
@@ -75,8 +95,9 @@ def _slo_case(run: RunData, slo: dict[str, Any]) -> ET.Element:
     case = _case(run, "slo", name)
     value, limit = slo.get("value"), slo.get("limit")
     bound = ">=" if name.startswith("min_") else "<="
-    if slo.get("pass") is None:
-        ET.SubElement(case, "skipped", message=f"not evaluated; limit {bound} {limit}")
+    if slo.get("pass") is None or slo.get("status") == "not-evaluated":
+        reason = slo.get("reason") or "no data"
+        ET.SubElement(case, "skipped", message=f"not evaluated: {reason}; limit {bound} {limit}")
     elif not slo["pass"] and value is None:
         ET.SubElement(case, "failure", type="SLOUnmeasured",
                       message=f"{name}: could not be measured, counted as failed (limit {bound} {limit})")

@@ -1,7 +1,7 @@
 """The report's plots: throughput, latency and availability over the whole run, and a close-up of
 each failover.
 
-The whole-run figures share one time axis (seconds since the run started) and have one panel
+The whole-run figures share one time axis (run time: seconds since the load started) and have one panel
 per load driver: their rates differ by orders of magnitude, so one axis would flatten the probe
 to zero. Fault windows are shaded and labelled, primary and role changes drawn as vertical
 lines. On an hour-long run a three-second failover is a hairline, so each fault also gets a
@@ -35,6 +35,7 @@ PRIMARY_COLOUR = "#6a3d9a"
 ROLE_COLOUR = "#7f7f7f"
 UNKNOWN_COLOUR = "#ff7f0e"
 OK_COLOUR = "#2ca02c"
+LOST_COLOURS = ("#000000", "#8c564b", "#e377c2", "#17becf")  # one per acknowledging pod
 MAX_LABELLED_FAULTS = 12
 MAX_LABELLED_MARKERS = 12
 MAX_CLOSEUPS = 9
@@ -72,7 +73,10 @@ def throughput_figure(run: RunData) -> Figure | None:
         if table["fail"].any():
             t, fail = _steps(table, "fail")
             ax.step(t, np.where(fail > 0, fail, np.nan), where="post", color=FAULT_COLOUR, lw=0.9, label="refused")
-        _headroom(ax, max(table["ok"].max(), table["fail"].max()))
+        top = max(table["ok"].max(), table["fail"].max())
+        if driver == "probe":
+            top = max(top, _draw_lost(ax, run))
+        _headroom(ax, top)
         _panel_labels(ax, driver, "ops/s")
         ax.yaxis.set_major_formatter(EngFormatter(sep=""))
     return _finish(fig, axes, run)
@@ -102,7 +106,10 @@ def availability_figure(run: RunData) -> Figure | None:
         return None
     fig, axes = _panels(1, f"Availability: {source} operations per second by outcome", panel_in=2.8)
     ax = axes[0]
-    _headroom(ax, _stack_outcomes(ax, table))
+    top = _stack_outcomes(ax, table)
+    if source == "probe":
+        top = max(top, _draw_lost(ax, run))
+    _headroom(ax, top)
     for failover in _failovers(run):
         ax.axvspan(failover["unavailable_start_s"], failover["unavailable_end_s"], **UNAVAILABLE)
         ax.annotate(f"unavailable {failover['unavailable_s']:.2f} s", xy=(failover["unavailable_end_s"], 0.5),
@@ -134,7 +141,7 @@ def failover_figure(run: RunData) -> Figure | None:
     for ax in axes[len(faults):]:
         ax.set_visible(False)
     for ax in axes[(rows - 1) * columns:]:
-        ax.set_xlabel("time since run start (s)", fontsize=9)
+        ax.set_xlabel("time since load start (s)", fontsize=9)
     handles = [Patch(color=c, alpha=0.85, label=column) for column, c, _ in OUTCOMES]
     handles += [Patch(label="unavailable", **UNAVAILABLE), Patch(color=FAULT_COLOUR, alpha=0.25, label="fault"),
                 Line2D([], [], color="#1f77b4", ls="-.", label="detected"),
@@ -190,6 +197,22 @@ def _availability_source(run: RunData) -> tuple[pd.DataFrame | None, str]:
         return None, ""
     combined = pd.concat(run.series.values()).groupby("t_s")[["ok", "fail", "info"]].sum().reset_index()
     return combined, "all drivers'"
+
+
+def _draw_lost(ax: Axes, run: RunData) -> float:
+    """Acknowledged-then-lost writes per second, one series per pod that acknowledged them, so a split
+    brain shows where it happened (not only as a count); returns the highest value drawn."""
+    if run.lost is None:
+        return 0.0
+    top = 0.0
+    for i, (pod, rows) in enumerate(run.lost.groupby("pod", sort=True)):
+        per_second = rows.groupby("t_s")["lost"].sum()
+        seconds = np.arange(int(per_second.index.min()) - 1, int(per_second.index.max()) + 2)
+        values = per_second.reindex(seconds, fill_value=0).to_numpy(dtype=float)
+        ax.step(np.append(seconds, seconds[-1] + 1), np.append(values, values[-1]), where="post",
+                color=LOST_COLOURS[i % len(LOST_COLOURS)], lw=1.6, label=f"acknowledged, later lost ({pod})")
+        top = max(top, float(values.max()))
+    return top
 
 
 def _stack_outcomes(ax: Axes, table: pd.DataFrame) -> float:
@@ -256,7 +279,7 @@ def _finish(fig: Figure, axes: list[Axes], run: RunData, extra: list | None = No
         _shade_faults(ax, run, end, labels)
         _mark_changes(ax, run, labels)
     axes[-1].set_xlim(0, end)
-    axes[-1].set_xlabel("time since run start (s)", fontsize=9)
+    axes[-1].set_xlabel("time since load start (s)", fontsize=9)
     lines: dict[str, Any] = {}
     for ax in axes:  # one legend for the figure: every panel draws the same kinds of line
         for handle, label in zip(*ax.get_legend_handles_labels()):

@@ -60,6 +60,7 @@ class RunData:
     faults: list[FaultWindow]
     markers: list[Marker]
     notes: dict[str, list[str]] = field(default_factory=dict)  # section -> what is missing or derived
+    lost: pd.DataFrame | None = None  # lost.csv: t_s, pod, lost (acknowledged then lost, by acknowledging pod)
 
     @property
     def run_id(self) -> str:
@@ -95,6 +96,7 @@ def load_run(path: str | Path) -> RunData:
         run.scenario = _read_scenario(rundir.scenario, run)  # to list its SLOs as not evaluated
     run.events = _read_events(rundir.events, run)
     run.series = _read_series(rundir, run)
+    run.lost = _read_lost(rundir.lost)
     run.faults = _faults(run)
     run.markers = _markers(_with_logged_primary_changes(run.events, rundir, run.meta),
                            cluster=(run.meta.get("topology") or {}).get("kind") == "cluster")
@@ -102,14 +104,31 @@ def load_run(path: str | Path) -> RunData:
 
 
 def _with_logged_primary_changes(events: list[dict[str, Any]], rundir: RunDir, meta: dict) -> list[dict[str, Any]]:
-    """Primary changes as the sentinels logged them, when they did: the checker's rule (its server_logs)."""
+    """Primary changes as the sentinels or cluster nodes logged them, when they did: the checker's rule
+    (its server_logs and cluster_logs)."""
+    import pandas as pd
+
+    from harness.checker.cluster_logs import cluster_log_events
     from harness.checker.server_logs import sentinel_log_events
 
-    logged = sentinel_log_events(rundir.logs_dir, meta)
-    if not len(logged):
+    frames = [f for f in (sentinel_log_events(rundir.logs_dir, meta), cluster_log_events(rundir.logs_dir, meta))
+              if len(f)]
+    if not frames:
         return events
+    logged = pd.concat(frames, ignore_index=True)
     changes = logged[logged["type"] == "primary-change"].to_dict("records")
     return [e for e in events if e.get("type") != "primary-change"] + changes
+
+
+def _read_lost(path: Path) -> pd.DataFrame | None:
+    """lost.csv when the checker wrote one with any row; a torn or foreign file is treated as absent."""
+    try:
+        table = pd.read_csv(path)
+    except (OSError, ValueError):
+        return None
+    if not {"t_s", "pod", "lost"} <= set(table.columns) or not len(table):
+        return None
+    return table
 
 
 def _read_json(path: Path, run: RunData, section: str) -> dict[str, Any]:

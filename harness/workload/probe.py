@@ -1,7 +1,13 @@
 """The probe: K Jepsen-style clients writing keys that can be checked afterwards.
 
 Each client is one process with at most one operation outstanding: `SET probe:<client>:<seq>
-<seq>`, optionally `WAIT` after an acknowledged write and a `GET` of the key between writes. Every
+<seq>`, optionally `WAIT` after an acknowledged write and a `GET` of the key between writes.
+A paced client keeps its schedule (open loop): write <seq> is due at schedule start + seq x
+period, whatever happened to the writes before it; a client that fell behind (a slow reply, a
+failure's backoff) sends the next due write at once until it has caught up. The schedule is in
+the `driver-start` event (`schedule_start_ns`, `period_ns`), so the checker measures each
+write's latency from when it was due, not from when a closed-loop client got round to sending it
+(coordinated omission: a 200 ms stall would otherwise count as one slow write instead of twenty). Every
 operation goes to history.csv as `invoke`, then `ok` / `fail` / `info` (harness.workload.probe_client
 says which is which); each client hands its rows over in small batches, at most ~0.1 s old. After
 the run healed, `final_read` reads every key a client tried to write from the current primary of
@@ -99,12 +105,16 @@ class Probe:
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
         deadline = time.monotonic() + self.max_duration_s
+        period_ns = round(1e9 / self.spec.rate_per_client) if self.spec.rate_per_client else 0
+        schedule_start_ns = self.history.clock.ns()
+        origin_s = (self.history.clock.start_mono_ns + schedule_start_ns) / 1e9  # monotonic seconds
         self._threads = [
-            threading.Thread(target=self._client, args=(c, deadline), name=f"probe-{c}", daemon=True)
+            threading.Thread(target=self._client, args=(c, deadline, origin_s), name=f"probe-{c}", daemon=True)
             for c in range(self.spec.clients)
         ]
         rate = f"{self.spec.rate_per_client:g}/s" if self.spec.rate_per_client else "as fast as possible"
-        self.events.emit("driver", "driver-start", driver="probe",
+        self.events.emit("driver", "driver-start", driver="probe", schedule_start_ns=schedule_start_ns,
+                         period_ns=period_ns, clients=self.spec.clients,
                          detail=f"{self.spec.clients} clients, {rate} each, timeout {self.spec.timeout_ms} ms")
         for thread in self._threads:
             thread.start()
@@ -128,7 +138,7 @@ class Probe:
         return sum(self._invoked)
 
     # ------------------------------------------------------------------ one client
-    def _client(self, process: int, deadline: float) -> None:
+    def _client(self, process: int, deadline: float, origin_s: float) -> None:
         spec = self.spec
         op_timeout = spec.timeout_ms / 1000
         wait_args = ("WAIT", spec.wait_replicas, spec.wait_timeout_ms)
@@ -139,16 +149,14 @@ class Probe:
         target = None
         try:
             target = self._target_factory(self.deployment, op_timeout)
-            next_at = time.monotonic()
             seq = 0
             while not self._stop.is_set() and time.monotonic() < deadline:
                 if period:
-                    delay = next_at - time.monotonic()
+                    delay = origin_s + seq * period - time.monotonic()  # open loop: when write <seq> is due
                     if delay > 0:
                         rows.flush()  # a paced client is not in a hurry: its rows go out before it waits
                         if self._stop.wait(delay):
                             break
-                    next_at = max(next_at + period, time.monotonic())  # late: carry on, do not burst to catch up
                 key = f"probe:{process}:{seq}"
                 self._invoked[process] = seq + 1
                 healthy = _op(target, rows, "write", key, seq, ("SET", key, seq), op_timeout).type == "ok"

@@ -1,0 +1,240 @@
+"""Checks: what must hold for a run to count at all, before any SLO is read (DESIGN.md "A run passes only if").
+
+A run whose load driver died still has numbers (zeros, or a second of load), a fault that did not
+take still leaves a calm history, and an SLO could pass on either; a check is what stops that. Each
+check is a small pure function of `RunFacts` (loaded once from the run directory) returning zero or
+more results `{"name", "status": "pass" | "fail" | "not-evaluated", "detail", "log"}`; `log` is the
+file, relative to the run directory, that says more (null if none). A check may carry
+`"allowed": true` when the scenario accepted its outcome (a fault marked `allow_not_applied` that
+did not take): it is reported, in the headline too, but does not block the verdict. To add a check,
+write one function and append it to `CHECKS`. The verdict is pass only if every check and every SLO
+passes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+
+from harness.scenario import Scenario
+
+Check = dict[str, Any]
+PASS, FAIL, NOT_EVALUATED = "pass", "fail", "not-evaluated"
+LOCUST_MAX_ERROR_RATIO = 0.2  # more failed requests than this and Locust's load is not the load asked for
+DRIVER_LOGS = {"locust": "raw/locust.log", "redis-benchmark": "raw/redis-benchmark.out", "probe": "events.jsonl"}
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What the checks read; summary.build loads it from meta.json, scenario.yaml, events.jsonl, series/."""
+
+    meta: dict[str, Any]
+    scenario: Scenario | None
+    events: pd.DataFrame
+    series: dict[str, pd.DataFrame]  # per driver, the 1 s table (series/<driver>.csv; the probe's from history)
+    allowed_faults: frozenset[str] = frozenset()  # scenario indices of faults with allow_not_applied
+    convergence: list[dict[str, str]] | None = None  # checker/convergence.judge's problems; None: no final-state.json
+
+
+def check(name: str, status: str, detail: str, log: str | None = None, **extra: Any) -> Check:
+    return {"name": name, "status": status, "detail": detail, "log": log, **extra}
+
+
+def run_completed(facts: RunFacts) -> list[Check]:
+    status = facts.meta.get("status") or "unknown"
+    if status == "complete":
+        return [check("run completed", PASS, "the run ended at its duration and was torn down")]
+    error = facts.meta.get("error") or "the harness stopped before the run ended"
+    return [check("run completed", FAIL, f"status {status}: {error}", "meta.json")]
+
+
+def scenario_read(facts: RunFacts) -> list[Check]:
+    """Only when it could not be: then no SLO was judged, and the run cannot pass."""
+    if facts.scenario is not None:
+        return []
+    return [check("scenario read", NOT_EVALUATED, "scenario.yaml could not be read, so no SLO was judged",
+                  "scenario.yaml")]
+
+
+def _driver_events(facts: RunFacts, driver: str, type_: str) -> list[str]:
+    events = facts.events
+    if not len(events) or "driver" not in events or "type" not in events:
+        return []
+    mine = events[(events["type"] == type_) & (events["driver"] == driver)]
+    return [str(d) for d in (mine["detail"] if "detail" in mine else [""] * len(mine))]
+
+
+def _counts(facts: RunFacts, driver: str) -> tuple[int, int]:
+    """(acknowledged, failed or unknown) operations over the whole run."""
+    series = facts.series.get(driver)
+    if series is None or not len(series):
+        return 0, 0
+    bad = sum(int(series[c].sum()) for c in ("fail", "info") if c in series)
+    return int(series["ok"].sum()), bad
+
+
+def _enabled(facts: RunFacts, driver: str) -> bool:
+    if facts.scenario is not None:
+        load = facts.scenario.workload
+        return {"locust": load.locust, "redis-benchmark": load.redis_benchmark, "probe": load.probe}[driver].enabled
+    return driver in facts.series or bool(_driver_events(facts, driver, "driver-start"))
+
+
+def _driver_check(facts: RunFacts, driver: str, name: str, max_error_ratio: float | None = None) -> list[Check]:
+    """Fails when the driver never started, reported an error (died, aborted, exit code), completed
+    no request, or (with `max_error_ratio`) saw more failed requests than that share."""
+    if not _enabled(facts, driver):
+        return []
+    log = DRIVER_LOGS[driver]
+    if not _reached_load(facts):
+        return [check(name, NOT_EVALUATED, "the run stopped before the load started", "meta.json")]
+    errors = _driver_events(facts, driver, "driver-error")
+    ok, bad = _counts(facts, driver)
+    if errors:
+        more = f" (and {len(errors) - 1} more errors)" if len(errors) > 1 else ""
+        return [check(name, FAIL, f"{driver} failed: {_short(errors[0])}{more}", log)]
+    if ok == 0:
+        started = bool(_driver_events(facts, driver, "driver-start")) or bad
+        return [check(name, FAIL, f"{driver} completed no request ({bad} failed)" if started
+                      else f"{driver} never started", log)]
+    ratio = bad / (ok + bad)
+    if max_error_ratio is not None and ratio > max_error_ratio:
+        return [check(name, FAIL, f"{ratio:.0%} of {ok + bad:,} {driver} requests failed "
+                                  f"(more than {max_error_ratio:.0%})", log)]
+    return [check(name, PASS, f"{ok:,} requests acknowledged, {bad:,} failed ({ratio:.1%})", log)]
+
+
+def _reached_load(facts: RunFacts) -> bool:
+    """Whether any load ran: a run that stopped in deploy has no driver to judge."""
+    events = facts.events
+    if len(events) and "type" in events and events["type"].isin(["load-start", "driver-start"]).any():
+        return True
+    return any(len(s) for s in facts.series.values())
+
+
+def _short(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def driver_locust(facts: RunFacts) -> list[Check]:
+    return _driver_check(facts, "locust", "driver locust", LOCUST_MAX_ERROR_RATIO)
+
+
+def driver_redis_benchmark(facts: RunFacts) -> list[Check]:
+    return _driver_check(facts, "redis-benchmark", "driver redis-benchmark")
+
+
+def probe(facts: RunFacts) -> list[Check]:
+    return _driver_check(facts, "probe", "probe")
+
+
+def faults_verified(facts: RunFacts) -> list[Check]:
+    """One check per firing that was attempted: pass when at least one `fault-verified` says ok and none
+    says otherwise; fail when one says not ok or it could not be applied (`fault-error`). `allowed`:
+    fault ids (scenario index, "0") whose scenario entry has allow_not_applied."""
+    events, allowed = facts.events, facts.allowed_faults
+    if not len(events) or "fault_id" not in events:
+        return []
+    relevant = events[events["type"].isin(["fault-start", "fault-verified", "fault-error"])]
+    checks = []
+    for fault_id in dict.fromkeys(relevant["fault_id"].dropna().astype(str)):
+        rows = relevant[relevant["fault_id"].astype(str) == fault_id]
+        checks.append(_fault_check(fault_id, rows, fault_id.split(".")[0] in allowed))
+    return checks
+
+
+def _fault_check(fault_id: str, rows: pd.DataFrame, allowed: bool) -> Check:
+    name = f"fault {fault_id} verified"
+    start = rows[rows["type"] == "fault-start"]
+    what = _describe(start.iloc[0]) if len(start) else ""
+    errors = rows[rows["type"] == "fault-error"]
+    verified = rows[rows["type"] == "fault-verified"]
+    failed = verified[verified["ok"].map(lambda v: v is not True and v != "true")] if len(verified) else verified
+    if len(errors) or len(failed):
+        reasons = [str(d) for d in [*errors.get("detail", []), *failed.get("detail", [])]]
+        detail = f"{what}not applied: " + "; ".join(reasons)
+        return check(name, NOT_EVALUATED, detail + " (allowed by the scenario)", allowed=True) if allowed \
+            else check(name, FAIL, detail)
+    if not len(verified):
+        return check(name, NOT_EVALUATED, f"{what}healed before it could be verified")
+    return check(name, PASS, what + "; ".join(str(d) for d in verified.get("detail", [])))
+
+
+def _describe(start: pd.Series) -> str:
+    pod = start.get("pod")
+    pod = ",".join(pod) if isinstance(pod, list) else pod
+    return f"{start.get('kind')} {pod}: " if isinstance(pod, str) and pod else f"{start.get('kind')}: "
+
+
+def topology_converged(facts: RunFacts) -> list[Check]:
+    """After heal and settle: every pod back and in a role, links up and caught up (final-state.json)."""
+    problems = facts.convergence
+    if facts.meta.get("status") != "complete" and problems is None:
+        return []  # the run never reached heal and settle: "run completed" already says so
+    name = "topology converged"
+    if problems is None:
+        return [check(name, NOT_EVALUATED, "the run did not reach heal and settle (no final-state.json)")]
+    if not problems:
+        return [check(name, PASS, "every pod back and in a role, replica links up and caught up")]
+    parts = [f"{p['pod']}: {p['why']}" + (f" (log: {p['log']})" if p.get("log") else "") for p in problems]
+    return [check(name, FAIL, "; ".join(parts), "final-state.json")]
+
+
+CHECKS: list[Callable[[RunFacts], list[Check]]] = [run_completed, scenario_read, driver_locust, driver_redis_benchmark,
+                                                   probe, faults_verified, topology_converged]
+
+
+def evaluate(facts: RunFacts) -> list[Check]:
+    """Every check's results, in CHECKS order."""
+    return [result for fn in CHECKS for result in fn(facts)]
+
+
+def blocking(checks: list[Check]) -> list[Check]:
+    """The checks that keep a run from passing: anything but pass, unless the scenario allowed it."""
+    return [c for c in checks if c["status"] != PASS and not c.get("allowed")]
+
+
+def slo_status(slo: dict[str, Any]) -> str:
+    """An SLO's status; summaries written before SLOs had one carry only `pass`."""
+    return slo.get("status") or {True: PASS, False: FAIL}.get(slo.get("pass"), NOT_EVALUATED)
+
+
+def verdict(checks: list[Check], slos: list[dict[str, Any]]) -> str:
+    """fail: a check (other than the run not completing) or an SLO failed; incomplete: the run did not
+    complete, or something could not be evaluated; pass: everything passed."""
+    stops = blocking(checks)
+    if any(c["status"] == FAIL and c["name"] != "run completed" for c in stops) \
+            or any(slo_status(s) == FAIL for s in slos):
+        return "fail"
+    if stops or any(slo_status(s) != PASS for s in slos):
+        return "incomplete"
+    return "pass"
+
+
+def headline(verdict_: str, checks: list[Check], slos: list[dict]) -> str:
+    """One line that says why: the verdict, then every check that did not pass and every SLO that did not."""
+    reasons = [f"{c['name']}: {c['status']}" + (f" - {c['detail']}" if c.get("detail") else "")
+               for c in checks if c["status"] != PASS]
+    reasons += [f"SLO {s['name']}: {slo_status(s)}" for s in slos if slo_status(s) != PASS]
+    return verdict_ + (": " + " | ".join(reasons) if reasons else "")
+
+
+def failed(checks: list[Check]) -> list[Check]:
+    return [c for c in checks if c["status"] == FAIL]
+
+
+def headline_lines(summary: dict[str, Any], run_dir: str | Path) -> list[str]:
+    """One line per failed or unevaluated check, naming it and the log to read (an absolute path, so it
+    can be opened from wherever the headline is read): the CLI and report.html lead with these."""
+    lines = []
+    for c in summary.get("checks") or []:
+        if not isinstance(c, dict) or c.get("status") == PASS or c.get("name") == "run completed":
+            continue
+        where = f" (log: {Path(run_dir) / c['log']})" if c.get("log") else ""
+        word = "FAILED" if c.get("status") == FAIL else "ALLOWED" if c.get("allowed") else "NOT EVALUATED"
+        lines.append(f"{word} {c.get('name')}: {c.get('detail')}{where}")
+    return lines
