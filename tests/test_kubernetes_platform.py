@@ -644,20 +644,28 @@ def test_deploy_serves_and_tears_down(kind):
 
 
 @pytest.mark.kubernetes
-def test_primary_pod_kill_promotes_a_replica():
+def test_primary_pod_kill_promotes_a_replica(tmp_path):
     platform = KubernetesPlatform(image=os.environ.get("REDIS_HARNESS_K8S_IMAGE"),
                                   access=os.environ.get("REDIS_HARNESS_K8S_ACCESS", "auto"))
     deployment = platform.deploy(Topology(kind="sentinel", replicas=2, sentinels=3, down_after_ms=1000,
                                           failover_timeout_ms=5000), unique_id("k8s-kill"), owner_pid=os.getpid())
+
+    def evidence() -> str:
+        """On a timeout: the roles now, the pods that are not ready, and what the sentinels logged."""
+        platform.collect_logs(deployment, tmp_path / "logs")
+        said = [f"{log.stem}: {line}" for log in sorted((tmp_path / "logs").glob("sentinel-*.log"))
+                for line in log.read_text().splitlines() if " # " in line or " * +" in line]
+        return (f"roles: {current_roles(deployment)}\n{platform.diagnose(deployment.extra['namespace'])}\n"
+                + "\n".join(said[-60:]))
+
     try:
         old = sentinel_primary(deployment)
         platform.kill_pod(deployment, old)
         new = wait_until(lambda: (p := sentinel_primary(deployment)) is not None and p.name != old.name and p,
-                         timeout=120, what="a replica to be promoted")
+                         timeout=120, what="a replica to be promoted", describe_failure=evidence)
         platform.start_pod(deployment, old)
         role = wait_until(lambda: next(r for r in current_roles(deployment) if r.pod == old.name).role == "replica",
-                          timeout=120, what=f"{old.name} to come back as a replica",
-                          describe_failure=lambda: f"roles: {current_roles(deployment)}\n{platform.diagnose(deployment.extra['namespace'])}")
+                          timeout=120, what=f"{old.name} to come back as a replica", describe_failure=evidence)
         assert role and new.name != old.name
     finally:
         platform.teardown(deployment)
