@@ -1,7 +1,9 @@
 """Sweep what killed runs left behind: processes, namespaces, links and state dirs, found by prefix.
 
 A deployment whose owner process is still alive (a run in progress) is left alone, and so is an
-interactive one from `redis-harness deploy` unless `everything` is set.
+interactive one from `redis-harness deploy` unless `everything` is set. Kubernetes leftovers (the
+`k8s-<namespace>` state dirs, and the namespaces the harness labelled) are in
+harness.cleanup_k8s.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
+from harness.cleanup_k8s import kubernetes_leftovers
 from harness.platforms import netns
 from harness.platforms.base import Deployment, state_root
 from harness.platforms.local import LocalPlatform, _kill_hard, process_alive
@@ -59,6 +62,7 @@ def cleanup(everything: bool = False, root: Path | None = None) -> list[str]:
             removed.append(f"process {pid} (in {ns})")
         netns.delete_netns(ns)
         removed.append(f"netns {ns}")
+    removed += kubernetes_leftovers(root, everything)
     for link in netns.list_links():
         if link[:8] not in kept_prefixes:
             netns.delete_link(link)

@@ -102,9 +102,9 @@ def _run_repeated(scenario: Scenario, args) -> int:
 def _dry_run(scenario: Scenario) -> int:
     if scenario.platform != "kubernetes":
         raise ScenarioError("--dry-run prints a Kubernetes plan: use it with --platform kubernetes")
-    from harness.platforms.k8s_plan import plan
+    from harness.platforms.k8s_plan import options_from_env, plan
 
-    print(plan(scenario))
+    print(plan(scenario, **options_from_env()))  # the REDIS_HARNESS_K8S_* options a live run would use
     return 0
 
 

@@ -20,6 +20,53 @@ needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for networ
 needs_redis = pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
 
 
+# Tests marked `kubernetes` need a real cluster. Without KUBECONFIG they skip, saying so; but where a
+# cluster is required (tests/k8s/ci.sh sets this), a missing or silent cluster, and any skip of such a
+# test, is a failure: a CI whose Kubernetes tests all skipped must not pass.
+K8S_REQUIRED = "REDIS_HARNESS_K8S_REQUIRED"
+
+
+def _k8s_required() -> bool:
+    return os.environ.get(K8S_REQUIRED, "").lower() in ("1", "true", "yes")
+
+
+_cluster_problem: list[str | None] = []  # asked once per session: None = the API server answers
+
+
+def _cluster_answers() -> str | None:
+    if not _cluster_problem:
+        from harness.platforms.kubernetes import KubernetesPlatform
+
+        try:
+            KubernetesPlatform().server_version()
+            _cluster_problem.append(None)
+        except Exception as exc:  # noqa: BLE001 - any failure to reach it is the answer
+            _cluster_problem.append(f"{type(exc).__name__}: {exc}")
+    return _cluster_problem[0]
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("kubernetes") is None:
+        return
+    if not os.environ.get("KUBECONFIG"):
+        if _k8s_required():
+            pytest.fail(f"{K8S_REQUIRED} is set but KUBECONFIG is not: no cluster to run on", pytrace=False)
+        pytest.skip("needs a Kubernetes cluster: set KUBECONFIG (docs/kubernetes.md: kind)")
+    if _k8s_required() and (problem := _cluster_answers()):
+        pytest.fail(f"the Kubernetes cluster at KUBECONFIG={os.environ['KUBECONFIG']} does not answer: {problem}",
+                    pytrace=False)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and _k8s_required() and item.get_closest_marker("kubernetes") is not None:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"a `kubernetes` test skipped where a cluster is required ({K8S_REQUIRED}): {reason}"
+
+
 def unique_id(label: str) -> str:
     return f"test-{label}-{secrets.token_hex(4)}"
 

@@ -26,6 +26,7 @@ from harness.roles import redis_role
 from harness.scenario import Bandwidth, Latency, PacketLoss, Partition, Pause, Target
 
 RESTART_TIMEOUT_S = 60.0
+NETWORK_KINDS = ("partition", "packet-loss", "latency", "bandwidth")
 CLIENT = "client"  # how a partition's sides name the harness's own address
 
 NOT_PARAMS = {"kind", "target", "at_s", "every_s", "count", "groups", "peers", "allow_not_applied"}
@@ -45,6 +46,8 @@ class ActiveFault:
     queue: int | None = None  # latency: NFQUEUE number
     delayers: dict[str, int] = field(default_factory=dict)  # latency: pod -> delayer pid
     observed: dict[str, Any] = field(default_factory=dict)  # what the fault measurably did (packet-loss: drops)
+    plan: dict[str, Any] | None = None  # a planning platform (Kubernetes): the operations that make and heal it
+    ops: dict[str, list[str]] = field(default_factory=dict)  # those operations as the dry run prints them
     started: bool = False  # the fault took effect (fault-start was written)
     healed: bool = False
 
@@ -88,9 +91,15 @@ def plan(fault, fault_id: str) -> ActiveFault:
     return ActiveFault(fault_id, fault.kind, target, fault.model_dump(mode="json", exclude=NOT_PARAMS))
 
 
+def planning(ctx: Context) -> bool:
+    """The platform makes faults from plans of its own (Kubernetes: API operations, the same plan its
+    dry run prints); otherwise the nemesis makes them from the platform's primitives (local)."""
+    return callable(getattr(ctx.platform, "plan_fault", None))
+
+
 def apply(ctx: Context, fault, record: ActiveFault, rng: random.Random | None = None) -> None:
     rng = rng or random.Random(0)
-    APPLY[fault.kind](ctx, fault, record, rng)
+    (_apply_planned if planning(ctx) else APPLY[fault.kind])(ctx, fault, record, rng)
     record.started = True
 
 
@@ -98,13 +107,44 @@ def heal(ctx: Context, record: ActiveFault) -> None:
     """Undo the firing; idempotent. Raises PlatformError naming what could not be healed."""
     if record.healed:
         return
-    HEAL[record.kind](ctx, record)
+    if record.plan is not None:
+        problems = ctx.platform.heal_fault(ctx.deployment, record.plan)
+        if problems:
+            raise PlatformError("heal failed: " + "; ".join(problems))
+    elif not planning(ctx):
+        HEAL[record.kind](ctx, record)
     record.healed = True
 
 
 def verify(ctx: Context, fault, record: ActiveFault, deadline: float) -> list[tuple[bool, str]]:
     """Checks that the fault took: (ok, detail) pairs. Polls at most until `deadline` (monotonic)."""
+    if record.plan is not None and fault.kind in NETWORK_KINDS:
+        results = ctx.platform.verify_fault(ctx.deployment, record.plan)
+        return results + (_verify_links(ctx, fault, record, deadline) if fault.kind == "partition" else [])
     return VERIFY[fault.kind](ctx, fault, record, deadline)
+
+
+# ----------------------------------------------------------------------------------- planned (Kubernetes)
+
+
+def _apply_planned(ctx: Context, fault, record: ActiveFault, rng: random.Random) -> None:
+    """Resolve the targets now (asking the servers), have the platform plan the firing, keep the plan
+    in the record before anything acts (so any heal undoes it), then execute it."""
+    if fault.kind == "partition":
+        side_a, side_b = _partition_sides(ctx, fault, rng)
+        record.sides = _named_sides(side_a, side_b, fault.client_side)
+        record.pods = [p.name for p in side_a + side_b]
+    else:
+        side_a = resolve(ctx.deployment, fault.target, rng)
+        side_b = _resolve_all(ctx, fault.peers, rng) if getattr(fault, "peers", None) else []
+        if side_b:
+            record.sides = [[p.name for p in side_a], [p.name for p in side_b]]
+        record.pods = [p.name for p in side_a]
+    plan = ctx.platform.plan_fault(ctx.deployment, fault, record.fault_id, [p.name for p in side_a],
+                                   [p.name for p in side_b] if fault.kind == "partition" or side_b else None)
+    record.plan = plan.as_dict()
+    record.ops = plan.describe(ctx.deployment.extra.get("namespace", ""))
+    ctx.platform.execute(ctx.deployment, plan.inject)
 
 
 # ----------------------------------------------------------------------------------- helpers
@@ -300,14 +340,11 @@ def _apply_partition(ctx: Context, fault: Partition, record: ActiveFault, rng: r
     side_a, side_b = _partition_sides(ctx, fault, rng)
     client = ctx.deployment.client_address
     addresses_a, addresses_b = {p.host for p in side_a}, {p.host for p in side_b}
-    names_a, names_b = [p.name for p in side_a], [p.name for p in side_b]
     if fault.client_side == "target":
         addresses_a.add(client)
-        names_a.append(CLIENT)
     elif fault.client_side == "rest":
         addresses_b.add(client)
-        names_b.append(CLIENT)
-    record.sides = [names_a, names_b]
+    record.sides = _named_sides(side_a, side_b, fault.client_side)
     record.chain = network.chain_name(record.fault_id)
     record.pods = [p.name for p in side_a + side_b]
     cuts = network.partition_cuts(addresses_a, addresses_b, fault.mode)
@@ -315,9 +352,24 @@ def _apply_partition(ctx: Context, fault: Partition, record: ActiveFault, rng: r
         ctx, pod, record.chain, network.cut_rules(record.chain, pod.host, cuts, fault.action)))
 
 
+def _named_sides(side_a: list[Pod], side_b: list[Pod], client_side: str) -> list[list[str]]:
+    """Pod names per side, with `client` on the side the harness's clients are on (if one)."""
+    names_a, names_b = [p.name for p in side_a], [p.name for p in side_b]
+    if client_side == "target":
+        names_a.append(CLIENT)
+    elif client_side == "rest":
+        names_b.append(CLIENT)
+    return [names_a, names_b]
+
+
 def _verify_partition(ctx: Context, fault: Partition, record: ActiveFault, deadline: float) -> list[tuple[bool, str]]:
     """Rules are in place; and a reachable replica cut from its primary reports master_link_status:down."""
-    results = _verify_chain(ctx, record)
+    return _verify_chain(ctx, record) + _verify_links(ctx, fault, record, deadline)
+
+
+def _verify_links(ctx: Context, fault: Partition, record: ActiveFault, deadline: float) -> list[tuple[bool, str]]:
+    """Whatever made the cut: a reachable replica cut from its primary reports master_link_status:down."""
+    results = []
     side_of = {name: i for i, side in enumerate(record.sides) for name in side}
     for name in record.pods:
         pod = ctx.pod(name)

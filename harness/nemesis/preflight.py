@@ -6,8 +6,9 @@ bind an NFQUEUE (root, kernel support, the fnfqueue package), an IFB device can 
 
 from __future__ import annotations
 
+from harness.errors import PlatformError
 from harness.nemesis import latency, network
-from harness.nemesis.faults import Context
+from harness.nemesis.faults import Context, planning
 from harness.scenario import Pause, _target_problem, fault_targets
 
 IPTABLES_KINDS = {"partition", "packet-loss", "latency"}
@@ -23,7 +24,7 @@ def problems(ctx: Context, faults: list) -> list[str]:
         reasons = [caps[fault.kind]] if caps.get(fault.kind) else []
         reasons += [f"{path}: {p}" for path, t in fault_targets(fault) if (p := _target_problem(topology, t))]
         if not reasons:
-            reasons += _fault_specific(ctx, fault, probe)
+            reasons += (_planned_specific if planning(ctx) else _fault_specific)(ctx, fault, probe)
         found += [f"faults.{i} ({fault.kind}): {reason}" for reason in reasons]
     return found
 
@@ -45,6 +46,27 @@ def _fault_specific(ctx: Context, fault, probe: "_Probe") -> list[str]:
     return reasons
 
 
+NETEM_CHECK = ["sh", "-c", "tc qdisc add dev lo root netem delay 1ms && tc qdisc del dev lo root"]
+
+
+def _planned_specific(ctx: Context, fault, probe: "_Probe") -> list[str]:
+    """A planning platform (Kubernetes) with the fault sidecar: what its plans run there must work
+    (iptables; tc netem, which needs the node's sch_netem module; tc and IFB for bandwidth)."""
+    if not ctx.deployment.extra.get("fault_sidecar") or fault.kind not in ("partition", "packet-loss", "latency",
+                                                                          "bandwidth"):
+        return []
+    if fault.kind in ("partition", "packet-loss"):
+        return probe.once("iptables", [*network.IPTABLES, "-S", "INPUT"])
+    if fault.kind == "latency":
+        found = probe.once("netem", NETEM_CHECK)
+        return [f"{r} (latency through the fault sidecar is tc netem: the node's kernel needs the sch_netem "
+                "module; or install Chaos Mesh)" for r in found]
+    reasons = probe.once("tc", ["tc", "qdisc", "show"])
+    if fault.direction != "egress":
+        reasons += probe.once("ifb", ["sh", "-c", "ip link add rhifbcheck type ifb && ip link del rhifbcheck"])
+    return reasons
+
+
 class _Probe:
     """Runs each check once, in the first Redis pod's network, and remembers the answer."""
 
@@ -58,7 +80,7 @@ class _Probe:
             try:
                 proc = self.ctx.run(pod, argv, check=False)
                 ok, detail = proc.returncode == 0, (proc.stderr or proc.stdout).strip()
-            except OSError as exc:
+            except (OSError, PlatformError) as exc:
                 ok, detail = False, str(exc)
             self.answers[name] = [] if ok else [f"`{' '.join(argv)}` fails in a pod's network: {detail}"]
         return self.answers[name]

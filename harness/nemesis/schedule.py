@@ -182,4 +182,6 @@ class Nemesis:
             extra["sides"] = record.sides
         if record.chain:
             extra["chain"] = record.chain
+        if record.ops:
+            extra["ops"] = record.ops  # a planning platform's operations, as its dry run prints them
         return extra

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from harness.errors import CapabilityError
+from harness.nemesis import network
 from harness.platforms.k8s_objects import MANAGED_BY, POD_NAME_LABEL, RUN_LABEL, label_value
 from harness.topology import REDIS_PORT, SENTINEL_PORT
 
@@ -27,13 +28,14 @@ BACKENDS = ("sidecar", "chaos-mesh", "networkpolicy")
 SAFETY_MARGIN_S = 60  # sidecar rules and NetworkChaos heal themselves this long after the planned end
 CHAOS_MESH_API = "chaos-mesh.org/v1alpha1"
 CLIENT_LABEL = "redis-harness/client"  # in-cluster clients (a harness Job, Locust workers) carry it
+POD_DEVICE = "eth0"  # a pod's interface on the pod network
 
 
 @dataclass(frozen=True)
 class Op:
     """One API operation. `target` is `kind/name`; `params` holds what the verb needs."""
 
-    verb: str  # delete | create | exec | wait
+    verb: str  # delete | create | exec | wait | get (checks only)
     target: str
     params: dict[str, Any] = field(default_factory=dict)
     body: dict[str, Any] | None = None
@@ -51,6 +53,8 @@ class Op:
             return f"POST {path}/exec?container={self.params['container']}  $ {argv}"
         if self.verb == "wait":
             return f"WAIT {self.target}: {self.params['until']} (timeout {self.params.get('timeout_s', 300):g}s)"
+        if self.verb == "get":
+            return f"GET {path}"
         raise ValueError(f"unknown verb {self.verb}")
 
 
@@ -68,6 +72,22 @@ class FaultPlan:
     inject: list[Op]
     heal: list[Op]
     notes: list[str] = field(default_factory=list)
+    # how a run checks that the fault took: exec ops that exit 0 while it is in place, or `get` of an object
+    checks: list[Op] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data (the nemesis keeps it in its record, so any process can heal the firing)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "FaultPlan":
+        ops = {k: [Op(**op) for op in data.get(k) or []] for k in ("inject", "heal", "checks")}
+        return cls(**{**data, **ops})
+
+    def describe(self, namespace: str) -> dict[str, list[str]]:
+        """The operations as the dry run prints them (and a live run records them)."""
+        return {"inject": [op.describe(namespace) for op in self.inject],
+                "heal": [op.describe(namespace) for op in self.heal]}
 
 
 @dataclass(frozen=True)
@@ -152,13 +172,32 @@ def plan_pause(fault_id: str, pod: str, *, duration_s: float, method: str, kind:
         return FaultPlan(fault_id, "pause", "api", [pod], inject, heal)
     if not sidecar:
         raise CapabilityError("pause by SIGSTOP on Kubernetes needs the fault sidecar; or use method: debug-sleep")
-    # -x matches the process name only: -f would also match this very shell's command line
-    process = "redis-server|valkey-server|redis-sentinel"
-    stop = ["sh", "-c", f"pkill -STOP -x '{process}'; "
-                        f"(sleep {duration_s + SAFETY_MARGIN_S:g}; pkill -CONT -x '{process}') >/dev/null 2>&1 &"]
-    cont = ["sh", "-c", f"pkill -CONT -x '{process}' || true"]
+    stop = ["sh", "-c", _stop_script(duration_s)]
+    cont = ["sh", "-c", signal_servers("CONT") + "; true"]
     return FaultPlan(fault_id, "pause", "sidecar", [pod], [Op("exec", f"pods/{pod}", {"container": "fault", "argv": stop})],
                      [Op("exec", f"pods/{pod}", {"container": "fault", "argv": cont})])
+
+
+SERVER_PROCESSES = "redis-server|redis-sentinel|valkey-server|valkey-sentinel"
+
+
+def signal_servers(signal: str, *, must_find: bool = False) -> str:
+    """sh that sends `signal` to every Redis/Valkey server process the sidecar sees (the pod shares
+    its process namespace). Plain sh over /proc, no pkill: the sidecar image needs nothing but `sh`.
+    With `must_find`, exits 3 naming the cause when no server process is visible, so a pause that
+    cannot stop anything fails loudly instead of passing as done."""
+    script = (f'n=0; for d in /proc/[0-9]*; do read -r comm < "$d/comm" 2>/dev/null || continue; '
+              f'case "$comm" in {SERVER_PROCESSES}) kill -{signal} "${{d#/proc/}}" && n=$((n+1));; esac; done')
+    if must_find:
+        script += ('; if [ "$n" -eq 0 ]; then echo "no redis/valkey server process is visible from the fault '
+                   'sidecar (is shareProcessNamespace on in the pod spec?)" >&2; exit 3; fi')
+    return script
+
+
+def _stop_script(duration_s: float) -> str:
+    """SIGSTOP now; SIGCONT by itself after the planned end plus a margin if the harness never heals."""
+    return (signal_servers("STOP", must_find=True)
+            + f"; (sleep {duration_s + SAFETY_MARGIN_S:g}; {signal_servers('CONT')}) </dev/null >/dev/null 2>&1 &")
 
 
 # --------------------------------------------------------------------------- network faults: sidecar
@@ -178,6 +217,15 @@ def _ipt_remove(chain: str) -> str:
     steps = [f"iptables -w -D INPUT -j {chain}I", f"iptables -w -D OUTPUT -j {chain}O", f"iptables -w -F {chain}I",
              f"iptables -w -F {chain}O", f"iptables -w -X {chain}I", f"iptables -w -X {chain}O"]
     return "; ".join(f"{step} 2>/dev/null" for step in steps) + "; true"
+
+
+def _dns_exempt(chain: str) -> list[str]:
+    """A partition cuts the pods' traffic, not the cluster's DNS. Pods name each other by DNS (replicas
+    and sentinels announce hostnames); when the DNS server shares an address with a cut peer (a DNS
+    on the node whose address is also the harness's), cutting it would turn the partition into a
+    name-resolution outage in which the sentinels cannot fail over, which no local run has."""
+    return [f"iptables -w -A {chain}O -p {proto} --dport 53 -j RETURN" for proto in ("udp", "tcp")] + \
+           [f"iptables -w -A {chain}I -p {proto} --sport 53 -j RETURN" for proto in ("udp", "tcp")]
 
 
 def _verdict(action: str) -> str:
@@ -227,34 +275,57 @@ def plan_partition_sidecar(fault_id: str, peers: Peers, *, mode: str, client_sid
     for pod in cut_clients_from:
         rules.setdefault(pod, []).extend(_client_lines(chain, peers.client, peers.ports.get(pod, REDIS_PORT), action))
     for pod, lines in rules.items():
-        inject.append(_sidecar_exec(pod, _ipt_install(chain) + lines, heal, duration_s))
+        inject.append(_sidecar_exec(pod, _ipt_install(chain) + _dns_exempt(chain) + lines, heal, duration_s))
         heal_ops.append(Op("exec", f"pods/{pod}", {"container": "fault", "argv": ["sh", "-c", heal]}))
-    return FaultPlan(fault_id, "partition", "sidecar", sorted(rules), inject, heal_ops)
+    return FaultPlan(fault_id, "partition", "sidecar", sorted(rules), inject, heal_ops,
+                     checks=[_chain_check(pod, chain) for pod in sorted(rules)])
 
 
-def plan_netem_sidecar(fault_id: str, kind: str, pod: str, params: dict[str, float], duration_s: float) -> FaultPlan:
-    """packet-loss with iptables' statistic match (both directions, not lo); latency with netem and
-    bandwidth with tbf on eth0 (egress: the pod's replies and replication stream)."""
+def _chain_check(pod: str, chain: str) -> Op:
+    """Exit 0 while the firing's chains hold rules that drop or reject."""
+    script = f"iptables -w -S {chain}I; iptables -w -S {chain}O"
+    return Op("exec", f"pods/{pod}", {"container": "fault",
+                                      "argv": ["sh", "-c", f"({script}) 2>/dev/null | grep -Eq -- '-j (DROP|REJECT)'"]})
+
+
+def plan_netem_sidecar(fault_id: str, kind: str, pod: str, params: dict[str, Any], duration_s: float,
+                       peer_ips: list[str] | None = None) -> FaultPlan:
+    """packet-loss with iptables' statistic match (both directions, not lo; only to/from `peer_ips` when
+    given); latency with netem on eth0 (egress, as on the local platform: every round trip through the
+    pod gains the delay once); bandwidth with the local platform's HTB (+ IFB for ingress) on eth0."""
     chain = chain_name(fault_id)
     if kind == "packet-loss":
         p = params["percent"] / 100
-        lines = _ipt_install(chain) + [
-            f"iptables -w -A {chain}I ! -i lo -m statistic --mode random --probability {p:.4f} -j DROP",
-            f"iptables -w -A {chain}O ! -o lo -m statistic --mode random --probability {p:.4f} -j DROP"]
+        match = f"-m statistic --mode random --probability {p:.4f} -j DROP"
+        if peer_ips:
+            rules = [r for ip in sorted(peer_ips) for r in (f"iptables -w -A {chain}I ! -i lo -s {ip} {match}",
+                                                             f"iptables -w -A {chain}O ! -o lo -d {ip} {match}")]
+        else:
+            rules = [f"iptables -w -A {chain}I ! -i lo {match}", f"iptables -w -A {chain}O ! -o lo {match}"]
+        lines = _ipt_install(chain) + rules
         heal = _ipt_remove(chain)
+        check = _chain_check(pod, chain)
     elif kind == "latency":
         jitter = f" {params.get('jitter_ms', 0):g}ms" if params.get("jitter_ms") else ""
-        lines = [f"tc qdisc add dev eth0 root netem delay {params['delay_ms']:g}ms{jitter}"]
-        heal = "tc qdisc del dev eth0 root 2>/dev/null; true"
+        lines = [f"tc qdisc add dev {POD_DEVICE} root netem delay {params['delay_ms']:g}ms{jitter}"]
+        heal = f"tc qdisc del dev {POD_DEVICE} root 2>/dev/null; true"
+        script_check = f"tc qdisc show dev {POD_DEVICE} | grep -q netem"
+        check = Op("exec", f"pods/{pod}", {"container": "fault", "argv": ["sh", "-c", script_check]})
     elif kind == "bandwidth":
-        lines = [f"tc qdisc add dev eth0 root tbf rate {int(params['rate_kbit'])}kbit burst 32kbit latency 400ms"]
-        heal = "tc qdisc del dev eth0 root 2>/dev/null; true"
+        ifb = network.ifb_name(fault_id)
+        direction = params.get("direction", "both")
+        lines = [shlex.join(argv) for argv in network.bandwidth_setup(POD_DEVICE, ifb, int(params["rate_kbit"]), direction)]
+        heal = "; ".join(f"{shlex.join(argv)} 2>/dev/null" for argv in network.bandwidth_teardown(POD_DEVICE, ifb)) + "; true"
+        shaped = [POD_DEVICE] if direction in ("egress", "both") else []
+        shaped += [ifb] if direction in ("ingress", "both") else []
+        script_check = " && ".join(f"tc qdisc show dev {dev} | grep -q htb" for dev in shaped)
+        check = Op("exec", f"pods/{pod}", {"container": "fault", "argv": ["sh", "-c", script_check]})
     else:
         raise ValueError(kind)
     inject = [_sidecar_exec(pod, lines, heal, duration_s)]
     notes = ["latency needs the sch_netem kernel module on the node"] if kind == "latency" else []
     return FaultPlan(fault_id, kind, "sidecar", [pod], inject,
-                     [Op("exec", f"pods/{pod}", {"container": "fault", "argv": ["sh", "-c", heal]})], notes)
+                     [Op("exec", f"pods/{pod}", {"container": "fault", "argv": ["sh", "-c", heal]})], notes, [check])
 
 
 # --------------------------------------------------------------------------- network faults: objects
@@ -361,23 +432,54 @@ def plan_chaos_mesh(fault_id: str, kind: str, peers: Peers, *, namespace: str, d
 def plan_network_fault(fault_id: str, fault: Any, peers: Peers, *, backend: str, namespace: str,
                        run_id: str | None = None) -> FaultPlan:
     """One firing of a scenario network fault (Partition, PacketLoss, Latency, Bandwidth) on `backend`."""
-    params = fault.model_dump(exclude={"target", "at_s", "duration_s", "every_s", "count", "kind", "groups"})
+    params = fault.model_dump(exclude={"target", "at_s", "duration_s", "every_s", "count", "kind", "groups", "peers"})
     if backend == "sidecar":
         if fault.kind == "partition":
             return plan_partition_sidecar(fault_id, peers, mode=fault.mode, client_side=fault.client_side,
                                           action=fault.action, duration_s=fault.duration_s)
-        plans = [plan_netem_sidecar(fault_id, fault.kind, pod, params, fault.duration_s) for pod in peers.side_a]
+        peer_ips = [peers.ips[p] for p in peers.side_b] if getattr(fault, "peers", None) else None
+        plans = [plan_netem_sidecar(fault_id, fault.kind, pod, params, fault.duration_s, peer_ips) for pod in peers.side_a]
         return FaultPlan(fault_id, fault.kind, "sidecar", peers.side_a, [op for p in plans for op in p.inject],
-                         [op for p in plans for op in p.heal], plans[0].notes if plans else [])
+                         [op for p in plans for op in p.heal], plans[0].notes if plans else [],
+                         [op for p in plans for op in p.checks])
     if backend == "networkpolicy":
         if fault.kind != "partition":
             raise CapabilityError(_missing("networkpolicy", fault.kind, "drop"))
-        return plan_partition_networkpolicy(fault_id, peers, mode=fault.mode, client_side=fault.client_side,
+        plan = plan_partition_networkpolicy(fault_id, peers, mode=fault.mode, client_side=fault.client_side,
                                             namespace=namespace, run_id=run_id)
-    if backend == "chaos-mesh":
-        return plan_chaos_mesh(fault_id, fault.kind, peers, namespace=namespace, duration_s=fault.duration_s,
+    elif backend == "chaos-mesh":
+        if getattr(fault, "peers", None):
+            raise CapabilityError("packet-loss with `peers` needs the fault sidecar; Chaos Mesh loss acts on all traffic")
+        plan = plan_chaos_mesh(fault_id, fault.kind, peers, namespace=namespace, duration_s=fault.duration_s,
                                params=params, run_id=run_id)
-    raise ValueError(backend)
+    else:
+        raise ValueError(backend)
+    plan.checks = [Op("get", op.target) for op in plan.inject]
+    return plan
+
+
+def plan_fault(fault_id: str, fault: Any, peers: Peers, *, pod_kinds: dict[str, str], sidecar: bool,
+               chaos_mesh: bool, preferred: str, namespace: str, run_id: str | None = None) -> FaultPlan:
+    """One firing of any fault kind on Kubernetes, as the API operations that make and heal it.
+
+    The one place a Kubernetes fault is decided: a live run executes this plan (targets resolved
+    from the servers when the fault fires), and `--dry-run` prints it (targets as at deployment).
+    `peers.side_a` holds the targets; `side_b` the other side of a partition or a loss's peers.
+    """
+    pods = peers.side_a
+    if not pods:
+        raise CapabilityError("the target names no pod")
+    if fault.kind in ("pod-kill", "pod-delete", "pause"):
+        if fault.kind == "pause":
+            plans = [plan_pause(fault_id, pod, duration_s=fault.duration_s, method=fault.method, kind=pod_kinds[pod],
+                                sidecar=sidecar) for pod in pods]
+        else:
+            plans = [plan_pod_kill(fault_id, pod, graceful=fault.kind == "pod-delete") for pod in pods]
+        return FaultPlan(fault_id, fault.kind, plans[0].backend, list(pods), [op for p in plans for op in p.inject],
+                         [op for p in plans for op in p.heal], plans[0].notes)
+    backend = choose_backend(fault.kind, sidecar=sidecar, chaos_mesh=chaos_mesh, preferred=preferred,
+                             action=getattr(fault, "action", "drop"))
+    return plan_network_fault(fault_id, fault, peers, backend=backend, namespace=namespace, run_id=run_id)
 
 
 def server_port(pod: str) -> int:

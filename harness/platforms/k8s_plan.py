@@ -56,9 +56,24 @@ def plan(scenario: Scenario, *, server_version: str = "1.30", fault_sidecar: boo
     for index, fault in enumerate(scenario.faults):
         for firing, (start, end) in enumerate(fault.firings()):
             out += _fault_lines(f"{index}.{firing}", fault, start, end, topology, namespace, run_id,
-                                sidecar=fault_sidecar, chaos_mesh=chaos_mesh, preferred=network_backend)
+                                sidecar=fault_sidecar, chaos_mesh=chaos_mesh, preferred=network_backend,
+                                access=access)
     out.append(f"# teardown: DELETE /api/v1/namespaces/{namespace} (skipped with --keep)")
     return "\n".join(out) + "\n"
+
+
+def options_from_env() -> dict[str, Any]:
+    """The plan options a live run would use, from the REDIS_HARNESS_K8S_* variables `run --platform
+    kubernetes` reads (fault sidecar, backend, access, image), so the dry run plans the same faults the
+    same way. Chaos Mesh cannot be known without a cluster: the plan assumes it absent and says so."""
+    from harness.platforms import kubernetes
+
+    env = kubernetes.options_from_env()
+    access = env.get("access", "auto")
+    if access == "auto":
+        access = "in-cluster" if kubernetes.in_cluster() else "port-forward"
+    return {"fault_sidecar": bool(env.get("fault_sidecar")), "network_backend": env.get("network_backend", "auto"),
+            "access": access, "image": env.get("image")}
 
 
 def _waits(topology: Topology) -> list[str]:
@@ -91,14 +106,36 @@ def _describe_target(target: Target) -> str:
     return ", ".join(f"{k}={v}" for k, v in target.model_dump(exclude_none=True).items() if k != "pick" or v != "first")
 
 
+def initial_sides(topology: Topology, fault: Any) -> tuple[list[str], list[str]]:
+    """A fault's sides as at deployment: the targets, and the other side (partition) or the peers (loss)."""
+    everyone = topology.pod_names()
+    groups = getattr(fault, "groups", None)
+    if groups:
+        side_a = [p for t in groups[0] for p in resolve_initial(topology, t)]
+        return side_a, [p for t in groups[1] for p in resolve_initial(topology, t) if p not in side_a]
+    side_a = resolve_initial(topology, fault.target)
+    if getattr(fault, "peers", None):
+        return side_a, [p for t in fault.peers for p in resolve_initial(topology, t) if p not in side_a]
+    return side_a, [p for p in everyone if p not in side_a]
+
+
+def client_placeholder(access: str) -> str:
+    """How the dry run names the harness's clients in fault rules (a live run: loopback or its address)."""
+    return "loopback" if access == "port-forward" else "<harness address>"
+
+
 def _fault_lines(fault_id: str, fault: Any, start: float, end: float, topology: Topology, namespace: str, run_id: str,
-                 *, sidecar: bool, chaos_mesh: bool, preferred: str) -> list[str]:
-    pods = resolve_initial(topology, fault.target)
-    head = (f"# fault {fault_id}: {fault.kind} at {start:g}s until {end:g}s, target {_describe_target(fault.target)}"
-            f" (now {', '.join(pods) or 'no pod'})")
+                 *, sidecar: bool, chaos_mesh: bool, preferred: str, access: str) -> list[str]:
+    target = fault.target or (fault.groups[0][0] if getattr(fault, "groups", None) else None)
+    side_a, side_b = initial_sides(topology, fault)
+    head = (f"# fault {fault_id}: {fault.kind} at {start:g}s until {end:g}s, target "
+            f"{_describe_target(target) if target else '-'} (now {', '.join(side_a) or 'no pod'})")
+    everyone = topology.pod_names()
+    peers = faults.Peers(side_a, side_b, {p: f"<ip of {p}>" for p in everyone}, client_placeholder(access),
+                         {p: faults.server_port(p) for p in everyone})
     try:
-        plan_ = _plan_fault(fault_id, fault, pods, topology, namespace, run_id, sidecar=sidecar,
-                            chaos_mesh=chaos_mesh, preferred=preferred)
+        plan_ = faults.plan_fault(fault_id, fault, peers, pod_kinds={p: _kind(p) for p in everyone}, sidecar=sidecar,
+                                  chaos_mesh=chaos_mesh, preferred=preferred, namespace=namespace, run_id=run_id)
     except CapabilityError as exc:
         return [head, f"#   REFUSED: {exc}"]
     lines = [head, f"#   backend: {plan_.backend}"]
@@ -111,28 +148,5 @@ def _fault_lines(fault_id: str, fault: Any, start: float, end: float, topology: 
     return lines
 
 
-def _plan_fault(fault_id: str, fault: Any, pods: list[str], topology: Topology, namespace: str, run_id: str, *,
-                sidecar: bool, chaos_mesh: bool, preferred: str) -> faults.FaultPlan:
-    if not pods:
-        raise CapabilityError("the target names no pod")
-    pod = pods[0]
-    if fault.kind == "pod-kill":
-        return faults.plan_pod_kill(fault_id, pod)
-    if fault.kind == "pod-delete":
-        return faults.plan_pod_kill(fault_id, pod, graceful=True)
-    if fault.kind == "pause":
-        kind = "sentinel" if pod.startswith("sentinel-") else "redis"
-        return faults.plan_pause(fault_id, pod, duration_s=fault.duration_s, method=fault.method, kind=kind,
-                                 sidecar=sidecar)
-    backend = faults.choose_backend(fault.kind, sidecar=sidecar, chaos_mesh=chaos_mesh, preferred=preferred,
-                                    action=getattr(fault, "action", "drop"))
-    everyone = topology.pod_names()
-    groups = getattr(fault, "groups", None)
-    if groups:
-        side_a = [p for t in groups[0] for p in resolve_initial(topology, t)]
-        side_b = [p for t in groups[1] for p in resolve_initial(topology, t)]
-    else:
-        side_a, side_b = pods, [p for p in everyone if p not in pods]
-    peers = faults.Peers(side_a, side_b, {p: f"<ip of {p}>" for p in everyone}, "loopback",
-                         {p: faults.server_port(p) for p in everyone})
-    return faults.plan_network_fault(fault_id, fault, peers, backend=backend, namespace=namespace, run_id=run_id)
+def _kind(pod: str) -> str:
+    return "sentinel" if pod.startswith("sentinel-") else "redis"

@@ -20,10 +20,12 @@ import re
 import socket
 import subprocess
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from harness.errors import CapabilityError, PlatformError
 from harness.platforms import k8s_faults as faults
+from harness.platforms import k8s_logs
 from harness.platforms.base import Deployment, Pod, state_root
 from harness.platforms.k8s_objects import (
     RUN_LABEL,
@@ -122,6 +124,8 @@ class KubernetesPlatform:
         self._relays: dict[str, dict[str, Relay]] = {}  # deployment id -> pod -> relay
         self._paused: dict[tuple[str, str], faults.FaultPlan] = {}
         self._killed_uid: dict[tuple[str, str], str] = {}
+        # logs of pods deleted during a run, read just before the delete: deployment id -> pod -> container -> pieces
+        self._saved_logs: dict[str, dict[str, dict[str, list[str]]]] = {}
         self._chaos_mesh: bool | None = None
 
     # ------------------------------------------------------------------ client
@@ -358,6 +362,7 @@ class KubernetesPlatform:
         try:
             current = self.api.core.read_namespaced_pod(pod.name, ns)
             self._killed_uid[(deployment.id, pod.name)] = current.metadata.uid
+            self._save_logs(deployment, current)
             self.api.core.delete_namespaced_pod(pod.name, ns, grace_period_seconds=grace_period_s)
         except Exception as exc:  # noqa: BLE001
             raise PlatformError(f"deleting pod {pod.name} failed: {_api_message(exc)}") from None
@@ -440,23 +445,41 @@ class KubernetesPlatform:
         client = "loopback" if deployment.extra["access"] == "port-forward" else deployment.client_address
         return faults.Peers(side_a, side_b, ips, client, {n: faults.server_port(n) for n in names})
 
-    def inject_fault(self, deployment: Deployment, fault: Any, fault_id: str, side_a: list[str],
-                     side_b: list[str] | None = None) -> faults.FaultPlan:
-        """Plan and apply one firing of a network fault; returns the plan whose `heal` heal_fault runs."""
-        backend = faults.choose_backend(fault.kind, sidecar=bool(deployment.extra.get("fault_sidecar")),
-                                        chaos_mesh=self.chaos_mesh_installed(), preferred=self.network_backend,
-                                        action=getattr(fault, "action", "drop"))
-        plan = faults.plan_network_fault(fault_id, fault, self.peers(deployment, side_a, side_b), backend=backend,
-                                         namespace=deployment.extra["namespace"], run_id=deployment.id)
-        try:
-            self.execute(deployment, plan.inject)
-        except BaseException:
-            self.heal_fault(deployment, plan)
-            raise
-        return plan
+    def plan_fault(self, deployment: Deployment, fault: Any, fault_id: str, side_a: list[str],
+                   side_b: list[str] | None = None) -> faults.FaultPlan:
+        """The operations that make and heal one firing, from the same planner `--dry-run` prints
+        (harness.platforms.k8s_faults.plan_fault), with the pods' current IPs and the backend chosen
+        from what this cluster offers. The nemesis executes `inject`, checks `checks`, runs `heal`."""
+        network = fault.kind in faults.NETWORK_KINDS
+        peers = self.peers(deployment, side_a, side_b) if network else faults.Peers(side_a, side_b or [], {})
+        return faults.plan_fault(fault_id, fault, peers, pod_kinds={p.name: p.kind for p in deployment.pods},
+                                 sidecar=bool(deployment.extra.get("fault_sidecar")),
+                                 chaos_mesh=self.chaos_mesh_installed() if network else False,
+                                 preferred=self.network_backend, namespace=deployment.extra["namespace"],
+                                 run_id=deployment.id)
 
-    def heal_fault(self, deployment: Deployment, plan: faults.FaultPlan) -> list[str]:
-        """Idempotent: every heal operation runs, failures are collected, not raised half-way."""
+    def verify_fault(self, deployment: Deployment, plan: faults.FaultPlan | dict) -> list[tuple[bool, str]]:
+        """Each of the plan's checks: an exec that exits 0 while the fault is in place, or the object's GET."""
+        plan = _as_plan(plan)
+        results = []
+        for op in plan.checks:
+            kind, _, name = op.target.partition("/")
+            if op.verb == "get":
+                try:
+                    self._read_object(deployment.extra["namespace"], kind, name)
+                    results.append((True, f"{op.target} exists"))
+                except Exception as exc:  # noqa: BLE001
+                    results.append((False, f"{op.target}: {_api_message(exc)}"))
+                continue
+            proc = self.exec(deployment, name, op.params["container"], op.params["argv"], check=False)
+            detail = (proc.stderr or proc.stdout).strip()
+            results.append((proc.returncode == 0, f"{name}: `{op.params['argv'][-1]}` "
+                                                  f"{'holds' if proc.returncode == 0 else 'fails'}{': ' + detail if detail else ''}"))
+        return results
+
+    def heal_fault(self, deployment: Deployment, plan: faults.FaultPlan | dict) -> list[str]:
+        """Idempotent: every heal operation runs, failures are collected (returned), not raised half-way."""
+        plan = _as_plan(plan)
         problems = []
         for op in plan.heal:
             try:
@@ -490,16 +513,44 @@ class KubernetesPlatform:
             else:
                 raise PlatformError(f"cannot execute {op}")
 
+    _OBJECT_KINDS = {"networkpolicies": ("networking.k8s.io/v1", "NetworkPolicy"),
+                     "networkchaos": (faults.CHAOS_MESH_API, "NetworkChaos"),
+                     "persistentvolumeclaims": ("v1", "PersistentVolumeClaim")}
+
+    def _read_object(self, ns: str, kind: str, name: str) -> Any:
+        api_version, kind_name = self._OBJECT_KINDS[kind]
+        return self.api.dynamic.resources.get(api_version=api_version, kind=kind_name).get(name=name, namespace=ns)
+
     def _delete_object(self, ns: str, kind: str, name: str) -> None:
-        api_version, kind_name = {"networkpolicies": ("networking.k8s.io/v1", "NetworkPolicy"),
-                                  "networkchaos": (faults.CHAOS_MESH_API, "NetworkChaos"),
-                                  "persistentvolumeclaims": ("v1", "PersistentVolumeClaim")}[kind]
+        api_version, kind_name = self._OBJECT_KINDS[kind]
         resource = self.api.dynamic.resources.get(api_version=api_version, kind=kind_name)
         try:
             resource.delete(name=name, namespace=ns)
         except Exception as exc:  # noqa: BLE001
             if getattr(exc, "status", None) != 404:
                 raise PlatformError(f"deleting {kind}/{name} failed: {_api_message(exc)}") from None
+
+    # ------------------------------------------------------------------ logs
+    def _save_logs(self, deployment: Deployment, pod: Any) -> None:
+        """A deleted pod's logs go with it: keep them for collect_logs (one read per container)."""
+        pieces = k8s_logs.read_container_logs(self.api.core.read_namespaced_pod_log, deployment.extra["namespace"], pod)
+        saved = self._saved_logs.setdefault(deployment.id, {}).setdefault(pod.metadata.name, {})
+        for container, texts in pieces.items():
+            saved.setdefault(container, []).extend(texts)
+
+    def collect_logs(self, deployment: Deployment, logs_dir: Path) -> list[str]:
+        """Every container's log in the run's namespace (previous containers and pods deleted during the
+        run included) into `logs_dir`, before teardown deletes them (see harness.platforms.k8s_logs)."""
+        ns = deployment.extra["namespace"]
+        selector = None if deployment.extra.get("own_namespace") else f"{RUN_LABEL}={label_value(deployment.id)}"
+        pieces = {pod: {c: list(t) for c, t in containers.items()}
+                  for pod, containers in self._saved_logs.pop(deployment.id, {}).items()}
+        main = {p.name: "sentinel" if p.kind == "sentinel" else "redis" for p in deployment.pods}
+        for pod in self.api.core.list_namespaced_pod(ns, label_selector=selector).items:
+            main[pod.metadata.name] = k8s_logs.main_container(pod) if pod.metadata.name in main else ""
+            for container, texts in k8s_logs.read_container_logs(self.api.core.read_namespaced_pod_log, ns, pod).items():
+                pieces.setdefault(pod.metadata.name, {}).setdefault(container, []).extend(texts)
+        return k8s_logs.write_logs(Path(logs_dir), pieces, main, {p.name for p in deployment.pods})
 
     # ------------------------------------------------------------------ teardown
     def teardown(self, deployment: Deployment) -> list[str]:
@@ -521,6 +572,10 @@ class KubernetesPlatform:
         except OSError:
             pass
         return removed
+
+    def delete_namespace(self, ns: str) -> list[str]:
+        """Delete a namespace and wait (bounded) until it is gone; `cleanup` sweeps orphans with it."""
+        return self._delete_namespace(ns)
 
     def _delete_namespace(self, ns: str) -> list[str]:
         try:
@@ -575,6 +630,11 @@ def _local_address_towards(ip: str) -> str:
             return s.getsockname()[0]
     except OSError:
         return "127.0.0.1"
+
+
+def _as_plan(plan: faults.FaultPlan | dict) -> faults.FaultPlan:
+    """A plan, also from the plain data the nemesis keeps in its records."""
+    return plan if isinstance(plan, faults.FaultPlan) else faults.FaultPlan.from_dict(plan)
 
 
 def _absent(read: Callable[[], Any]) -> bool:

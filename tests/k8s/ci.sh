@@ -9,10 +9,19 @@ WORK=$(mktemp -d)
 T0=$(date +%s)
 took() { echo "k8s-e2e: $1 took $(( $(date +%s) - $2 )) s"; }
 
+# `cluster up` prints the kubeconfig path on stdout and nothing else; it is always this file
+KUBECONFIG_FILE=${K8S_FIXTURE_STATE:-/var/lib/redis-harness-k8s}/kubeconfig
+
 python3 "$HERE/machine_state.py" snapshot > "$WORK/before.json"
 t=$(date +%s)
-if ! KUBECONFIG_FILE=$("$HERE/cluster" up); then
+if ! "$HERE/cluster" up > "$WORK/up.stdout"; then
   echo "k8s-e2e: the fixture cluster did not come up" >&2
+  "$HERE/cluster" down
+  rm -rf "$WORK"; exit 1
+fi
+if [[ "$(cat "$WORK/up.stdout")" != "$KUBECONFIG_FILE" || ! -s $KUBECONFIG_FILE ]]; then
+  echo "k8s-e2e: 'cluster up' should print only $KUBECONFIG_FILE (an existing file) on stdout; it printed:" >&2
+  head -c 2000 "$WORK/up.stdout" >&2
   "$HERE/cluster" down
   rm -rf "$WORK"; exit 1
 fi
@@ -20,10 +29,13 @@ took "cluster up (with build when not cached)" "$t"
 
 trap '"$HERE/cluster" down; rm -rf "$WORK"; exit 130' INT TERM
 export KUBECONFIG=$KUBECONFIG_FILE
+# tests marked `kubernetes` fail here when no cluster answers; they never skip (tests/conftest.py)
+export REDIS_HARNESS_K8S_REQUIRED=1
 export REDIS_HARNESS_K8S_ACCESS=pod-ip REDIS_HARNESS_K8S_FAULT_SIDECAR=1
 export REDIS_HARNESS_K8S_SIDECAR_IMAGE=${K8S_FIXTURE_SIDECAR_IMAGE:-redis-harness/netfault:1}
 t=$(date +%s)
-(cd "$REPO" && python3 -m pytest -q -m kubernetes -p no:cacheprovider "${@:-tests/}")
+# a basetemp of its own: pytest runs beside it (other checkouts) rotate the shared /tmp/pytest-of-$USER
+(cd "$REPO" && python3 -m pytest -q -rfEs -m kubernetes -p no:cacheprovider --basetemp "$WORK/pytest" "${@:-tests/}")
 status=$?
 took "pytest -m kubernetes" "$t"
 

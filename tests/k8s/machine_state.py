@@ -22,8 +22,10 @@ SYSCTLS = ["vm.overcommit_memory", "vm.panic_on_oom", "kernel.panic", "kernel.pa
            "net.bridge.bridge-nf-call-ip6tables", "net.netfilter.nf_conntrack_max"]
 FIXTURE_DIRS = ["/var/lib/redis-harness-k8s", "/run/containerd"]
 # the local platform's deployments (tests running beside this one) come and go with names of their own
-# (rh<id>br, rh<id>-redis-0, 10.213.x.y): they have leak checks of their own and are not the fixture's
-NOT_OURS = re.compile(r"(^|[/ :])rh\d+[-a-z]|10\.213\.")
+# (rh<6 hex>br, rh<6 hex>-redis-0, 10.213.x.y): they have leak checks of their own and are not the fixture's;
+# nor is /run/netns itself, which iproute2 mounts when anyone first makes a named network namespace
+# (nor are the `rh-test-*` cgroups and mounts that tests running beside it make and remove)
+NOT_OURS = re.compile(r"(^|[/ :])rh[0-9a-f]{6}|(^|/)rh-test-|10\.213\.|^/run/netns$")
 
 
 def _run(*argv: str) -> list[str]:
