@@ -125,3 +125,35 @@ def primaries(deployment: Deployment) -> dict[int | None, Pod]:
         if role.role == "primary":
             result.setdefault(role.shard, deployment.pod(role.pod))
     return result
+
+
+def sentinel_can_fail_over(deployment: Deployment, sentinel: Pod, replicas: int, sentinels: int) -> bool:
+    """The sentinel knows every replica with a fresh INFO and a link up, and the other sentinels.
+
+    A replica a sentinel has listed but not yet INFO'd (`info-refresh` unset) or sees as
+    disconnected cannot be chosen for promotion, so a fault fired right after deploy would end in
+    `-failover-abort-no-good-slave` (or, if the sentinels never learnt the replicas before the
+    primary died, in no failover at all). Both platforms wait for this before calling a sentinel
+    topology ready.
+    """
+    c = pod_client(deployment, sentinel)
+    entries = [_pairs(r) for r in c.execute_command("SENTINEL", "REPLICAS", MASTER_NAME)]
+    others = c.execute_command("SENTINEL", "SENTINELS", MASTER_NAME)
+    return sum(_usable_replica(e) for e in entries) == replicas and len(others) == sentinels - 1
+
+
+def _pairs(reply) -> dict[str, str]:
+    """A SENTINEL REPLICAS entry (flat name/value list, or a dict under RESP3) as a dict of text."""
+    if isinstance(reply, dict):
+        items = reply.items()
+    else:
+        items = zip(reply[0::2], reply[1::2])
+    text = lambda v: v.decode() if isinstance(v, bytes) else str(v)  # noqa: E731
+    return {text(k): text(v) for k, v in items}
+
+
+def _usable_replica(entry: dict[str, str]) -> bool:
+    """What Sentinel's replica selection needs: connected, INFO read, link to the primary up."""
+    flags = entry.get("flags", "").split(",")
+    return ("disconnected" not in flags and "s_down" not in flags
+            and int(entry.get("info-refresh", "0") or 0) > 0 and entry.get("master-link-status") == "ok")

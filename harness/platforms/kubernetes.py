@@ -38,6 +38,7 @@ from harness.platforms.k8s_objects import (
 )
 from harness.platforms.k8s_portforward import Relay, kubernetes_connect
 from harness.poll import PollTimeout, wait_until
+from harness.roles import sentinel_can_fail_over
 from harness.scenario import Topology
 from harness.topology import REDIS_PORT, SENTINEL_PORT, plan_pods
 
@@ -206,6 +207,8 @@ class KubernetesPlatform:
             progress("waiting for readiness")
             self._wait_ready(deployment, topology)
             self._describe_pods(deployment, topology)
+            if topology.kind == "sentinel":
+                self._wait_sentinels_can_fail_over(deployment, topology)
             deployment.save()
             return deployment
         except BaseException:
@@ -230,6 +233,18 @@ class KubernetesPlatform:
             if replicas:
                 self._wait(lambda n=name, r=replicas: self._statefulset_ready(ns, n, r),
                            f"StatefulSet {name}: {replicas} pods Ready", ns)
+
+    def _wait_sentinels_can_fail_over(self, deployment: Deployment, topology: Topology) -> None:
+        """Ready pods are not enough: a sentinel learns the replicas from the primary's INFO every 10 s,
+        and a primary lost before that is never failed over (the e2e pod-kill test hung on it)."""
+        for s in deployment.sentinel_pods():
+            def sees_all(s=s) -> bool:
+                try:
+                    return sentinel_can_fail_over(deployment, s, topology.replicas, topology.sentinels)
+                except Exception:  # noqa: BLE001 - a sentinel still starting answers nothing yet
+                    return False
+            self._wait(sees_all, f"{s.name} to see {topology.replicas} replicas and {topology.sentinels - 1} sentinels",
+                       deployment.extra["namespace"])
 
     def _statefulset_ready(self, ns: str, name: str, replicas: int) -> bool:
         status = self.api.apps.read_namespaced_stateful_set_status(name, ns).status

@@ -21,6 +21,7 @@ from harness.platforms import netns
 from harness.platforms.base import Deployment, Pod, state_root
 from harness.poll import PollTimeout, wait_until
 from harness.redisconn import pod_client
+from harness.roles import sentinel_can_fail_over
 from harness.scenario import Topology
 from harness.topology import (
     MASTER_NAME,
@@ -212,13 +213,8 @@ class LocalPlatform:
         for pod in deployment.sentinel_pods():
             self.wait_pod_answers(deployment, pod)
         for s in deployment.sentinel_pods():
-            def sees_all(s=s) -> bool:
-                c = pod_client(deployment, s)
-                replicas = [_pairs(r) for r in c.execute_command("SENTINEL", "REPLICAS", MASTER_NAME)]
-                others = c.execute_command("SENTINEL", "SENTINELS", MASTER_NAME)
-                usable = [r for r in replicas if _usable_replica(r)]
-                return len(usable) == topology.replicas and len(others) == topology.sentinels - 1
-            self._wait(sees_all, f"{s.name} to see {topology.replicas} replicas and {topology.sentinels - 1} sentinels", s)
+            self._wait(lambda s=s: sentinel_can_fail_over(deployment, s, topology.replicas, topology.sentinels),
+                       f"{s.name} to see {topology.replicas} replicas and {topology.sentinels - 1} sentinels", s)
 
     def _wait(self, condition, what: str, pod: Pod, timeout: float = READY_TIMEOUT_S) -> None:
         try:
@@ -315,23 +311,6 @@ class LocalPlatform:
             shutil.rmtree(deployment.state_dir, ignore_errors=True)
             removed.append(f"dir {deployment.state_dir}")
         return removed
-
-
-def _pairs(reply) -> dict[str, str]:
-    """A SENTINEL REPLICAS entry (flat name/value list, or a dict under RESP3) as a dict of text."""
-    if isinstance(reply, dict):
-        items = reply.items()
-    else:
-        items = zip(reply[0::2], reply[1::2])
-    text = lambda v: v.decode() if isinstance(v, bytes) else str(v)  # noqa: E731
-    return {text(k): text(v) for k, v in items}
-
-
-def _usable_replica(entry: dict[str, str]) -> bool:
-    """What Sentinel's replica selection needs: connected, INFO read, link to the primary up."""
-    flags = entry.get("flags", "").split(",")
-    return ("disconnected" not in flags and "s_down" not in flags
-            and int(entry.get("info-refresh", "0") or 0) > 0 and entry.get("master-link-status") == "ok")
 
 
 def _kill_hard(pid: int) -> None:
