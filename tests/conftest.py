@@ -5,12 +5,16 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import json
 import subprocess
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
 from harness.platforms import netns
+from harness.platforms.base import state_root
 from harness.platforms.local import LocalPlatform, process_alive
 from harness.scenario import Topology
 
@@ -65,6 +69,23 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.outcome = "failed"
         report.longrepr = f"a `kubernetes` test skipped where a cluster is required ({K8S_REQUIRED}): {reason}"
+
+
+@contextmanager
+def reaped(proc: subprocess.Popen) -> Iterator[subprocess.Popen]:
+    """The subprocess a test started never outlives it, whatever failed inside the block."""
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def state_dirs_owned_by(pid: int) -> list[Path]:
+    """The local deployments' state directories whose run is process `pid` (a `redis-harness run`)."""
+    return [d for d in state_root().glob("rh*") if (d / "deployment.json").exists()
+            and json.loads((d / "deployment.json").read_text())["owner_pid"] == pid]
 
 
 def unique_id(label: str) -> str:

@@ -48,8 +48,8 @@ def test_driver_error_fails_the_driver_and_the_verdict():
     assert locust["status"] == "fail" and "exit code -9" in locust["detail"] and locust["log"] == "raw/locust.log"
     assert verdict(checks, []) == "fail"
     lines = headline_lines({"checks": checks}, "/runs/r1")
-    assert lines == [f"FAILED driver locust: locust failed: exit code -9; see raw/locust.log "
-                     f"(log: /runs/r1/raw/locust.log)"]
+    assert lines == ["FAILED driver locust: locust failed: exit code -9; see raw/locust.log "
+                     "(log: /runs/r1/raw/locust.log)"]
 
 
 def test_no_request_completed_fails():

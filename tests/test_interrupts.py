@@ -6,7 +6,6 @@ These start the real CLI in a subprocess and hit it with signals, as a user or a
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -20,7 +19,7 @@ from harness.platforms import netns
 from harness.platforms.base import state_root
 from harness.platforms.local import process_alive
 from harness.poll import wait_until
-from tests.conftest import needs_redis, needs_root
+from tests.conftest import needs_redis, needs_root, reaped, state_dirs_owned_by
 
 pytestmark = [needs_redis, needs_root, pytest.mark.slow]
 
@@ -56,21 +55,16 @@ SENTINEL = {"kind": "sentinel", "replicas": 2, "sentinels": 3, "quorum": 2, "dow
 def test_sigkill_mid_run_then_cleanup_and_partial_report(tmp_path):
     proc, out = start_run(tmp_path, {"duration_s": 60, "topology": SENTINEL,
                                      "workload": {"probe": {"clients": 2, "rate_per_client": 50}}})
-    try:
+    with reaped(proc):
         wait_for_event(out, "load-start")
         wait_until(lambda: (out / "history.csv").exists() and (out / "history.csv").stat().st_size > 2000,
                    timeout=30, what="history rows on disk")
         pods = meta(out)["pods"]
-        state_dirs = [d for d in state_root().glob("rh*") if (d / "deployment.json").exists()
-                      and json.loads((d / "deployment.json").read_text())["owner_pid"] == proc.pid]
+        state_dirs = state_dirs_owned_by(proc.pid)
         assert len(state_dirs) == 1
         prefix = state_dirs[0].name
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     pids = [json.loads((state_dirs[0] / "deployment.json").read_text())["pods"][i]["pid"] for i in range(len(pods))]
     assert any(process_alive(pid) for pid in pids), "a SIGKILLed run leaves its pods running"
     assert leftovers(prefix)
@@ -98,16 +92,11 @@ def test_sigint_mid_partition_heals_and_tears_down(tmp_path):
         "faults": [{"kind": "partition", "mode": "isolate", "target": {"role": "replica"}, "at_s": 3,
                     "duration_s": 50}],
     })
-    try:
+    with reaped(proc):
         wait_for_event(out, "fault-start")
-        prefix = next(d.name for d in state_root().glob("rh*") if (d / "deployment.json").exists()
-                      and json.loads((d / "deployment.json").read_text())["owner_pid"] == proc.pid)
+        prefix = state_dirs_owned_by(proc.pid)[0].name
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert proc.returncode == 3, output
     assert meta(out)["status"] == "interrupted"
     assert leftovers(prefix) == []
@@ -121,17 +110,12 @@ def test_run_dir_removed_mid_run_still_tears_down(tmp_path):
     """A run whose directory vanishes (a cleaned or full disk) still stops everything and tears down."""
     proc, out = start_run(tmp_path, {"duration_s": 6, "topology": SENTINEL,
                                      "workload": {"probe": {"clients": 2, "rate_per_client": 50}}})
-    try:
+    with reaped(proc):
         wait_for_event(out, "load-start")
-        state = next(d for d in state_root().glob("rh*") if (d / "deployment.json").exists()
-                     and json.loads((d / "deployment.json").read_text())["owner_pid"] == proc.pid)
+        state = state_dirs_owned_by(proc.pid)[0]
         pids = [p["pid"] for p in json.loads((state / "deployment.json").read_text())["pods"]]
         shutil.rmtree(out)
         output, _ = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert proc.returncode == 3, output
     assert "Traceback" not in output
     assert not [pid for pid in pids if process_alive(pid)], "pods survived a run whose directory was removed"

@@ -26,7 +26,7 @@ from harness.redisconn import pod_client
 from harness.roles import cluster_shards, primaries, redis_role
 from harness.rundir import EventLog, RunClock
 from harness.scenario import Fault, Topology
-from tests.conftest import assert_gone, needs_redis, needs_root, unique_id
+from tests.conftest import assert_gone, needs_redis, needs_root, reaped, unique_id
 
 pytestmark = [needs_redis, needs_root]
 
@@ -388,17 +388,13 @@ def test_sigint_mid_partition_heals_every_rule_and_paused_process(deploy, local_
     script.write_text(NEMESIS_SCRIPT)
     proc = subprocess.Popen([sys.executable, str(script), str(d.state_file), str(events.path), json.dumps(faults)],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
+    with reaped(proc):
         for i in range(len(faults)):
             events.wait("fault-start", f"{i}.0")
         assert process_state(d.pod("redis-1").pid) == "T"
         assert network.CHAIN_PREFIX in local_platform.run_in_pod_network(d, d.pod("redis-0"), ["iptables", "-S"]).stdout
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=90)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert proc.returncode == 130, output
     assert sorted(e["fault_id"] for e in events.of("fault-end")) == [f"{i}.0" for i in range(len(faults))]
     assert_no_fault_left(local_platform, d)

@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 
 from harness.poll import wait_until
-from tests.conftest import needs_redis, needs_root
+from tests.conftest import needs_redis, needs_root, reaped
 
 pytestmark = [needs_redis, needs_root, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,7 +81,7 @@ def test_locust_killed_mid_run_fails_and_names_the_driver(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", FLAGSHIP, "--duration", "15",
                              "--set", "faults=[]", "--set", "settle_s=1", "--out", str(out)],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
+    with reaped(proc):
         def locust_pid() -> int | None:
             if not (out / "events.jsonl").exists():
                 return None
@@ -93,10 +93,6 @@ def test_locust_killed_mid_run_fails_and_names_the_driver(tmp_path):
                    what="Locust's first second on disk")
         os.killpg(locust_pid(), signal.SIGKILL)  # its own session: timeout(1), Locust and any workers
         output, _ = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert proc.returncode == 1, output
     summary = json.loads((out / "summary.json").read_text())
     assert summary["verdict"] == "fail"

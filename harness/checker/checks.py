@@ -35,7 +35,6 @@ class RunFacts:
     scenario: Scenario | None
     events: pd.DataFrame
     series: dict[str, pd.DataFrame]  # per driver, the 1 s table (series/<driver>.csv; the probe's from history)
-    allowed_faults: frozenset[str] = frozenset()  # scenario indices of faults with allow_not_applied
     convergence: list[dict[str, str]] | None = None  # checker/convergence.judge's problems; None: no final-state.json
 
 
@@ -136,7 +135,8 @@ def faults_verified(facts: RunFacts) -> list[Check]:
     """One check per firing that was attempted: pass when at least one `fault-verified` says ok and none
     says otherwise; fail when one says not ok or it could not be applied (`fault-error`). `allowed`:
     fault ids (scenario index, "0") whose scenario entry has allow_not_applied."""
-    events, allowed = facts.events, facts.allowed_faults
+    events = facts.events
+    allowed = {str(i) for i, f in enumerate(facts.scenario.faults) if f.allow_not_applied} if facts.scenario else set()
     if not len(events) or "fault_id" not in events:
         return []
     relevant = events[events["type"].isin(["fault-start", "fault-verified", "fault-error"])]

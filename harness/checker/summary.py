@@ -72,8 +72,7 @@ def build(run: RunDir) -> Analysis:
     data = {"load": bool(len(history.ops)) or any(len(s) for s in series.values()), "final_read": bool(len(final)),
             "faults_scheduled": bool(scenario and scenario.faults), "faults_fired": bool(firings)}
     summary["slo"], slo_notes = slo.evaluate(scenario.slos.items() if scenario else [], summary, data)
-    facts = checks.RunFacts(meta, scenario, events, series, allowed_faults=frozenset(_allowed_faults(scenario)),
-                            convergence=_convergence(run, meta))
+    facts = checks.RunFacts(meta, scenario, events, series, convergence=_convergence(run, meta))
     summary["checks"] = checks.evaluate(facts)
     summary["verdict"] = checks.verdict(summary["checks"], summary["slo"])
     summary["headline"] = checks.headline(summary["verdict"], summary["checks"], summary["slo"])
@@ -164,11 +163,6 @@ def _recovery_start(driver: str, history: History, firings: list[Firing]) -> flo
     if driver != "probe" or not firings or any(f.end_s is None for f in firings):
         return None
     return throughput.first_success_after(history, max(f.end_s for f in firings))
-
-
-def _allowed_faults(scenario: Scenario | None) -> set[str]:
-    """Indices (as fault ids begin) of the scenario's faults that may be reported as not applied."""
-    return {str(i) for i, f in enumerate(scenario.faults) if f.allow_not_applied} if scenario else set()
 
 
 def _convergence(run: RunDir, meta: dict) -> list[dict] | None:

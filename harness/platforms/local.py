@@ -24,7 +24,6 @@ from harness.redisconn import pod_client
 from harness.roles import sentinel_can_fail_over
 from harness.scenario import Topology
 from harness.topology import (
-    MASTER_NAME,
     PodSpec,
     initial_primary,
     plan_pods,
