@@ -70,8 +70,6 @@ def cmd_run(args) -> int:
 
     if args.repeat > 1:
         return _run_repeated(scenario, args)
-    if args.out:
-        refuse_used_run_dir(Path(args.out))
     result = run_scenario(scenario, out_dir=Path(args.out) if args.out else None)
     _print_headline(result.summary, result.run_dir, result.status)
     _record_runs(args, [result.run_dir])
