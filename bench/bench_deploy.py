@@ -16,7 +16,7 @@ import time
 
 from outcome import Outcome, add_quick
 
-from harness.platforms.local import LocalPlatform, process_alive
+from harness.platforms.local.platform import LocalPlatform, process_alive
 from harness.redisconn import pod_client
 from harness.scenario import Topology
 

@@ -29,8 +29,8 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from outcome import Outcome, add_quick
 
-from harness.platforms.base import Deployment
-from harness.platforms.local import LocalPlatform
+from harness.deployment import Deployment
+from harness.platforms.local.platform import LocalPlatform
 from harness.rundir import EventLog, RunClock, RunDir
 from harness.scenario import LocustLoad, RedisBenchmarkLoad, Topology
 from harness.workload.locust_driver import LocustDriver
@@ -40,8 +40,8 @@ KEYSPACE = 10_000
 VALUE = b"xxx"
 
 
-def redis_benchmark_rps(deployment: Deployment, pipeline: int) -> list[tuple[str, float]]:
-    spec = RedisBenchmarkLoad(tests=["set", "get"], clients=50, requests=200_000 * pipeline, pipeline=pipeline,
+def redis_benchmark_rps(deployment: Deployment, pipeline: int, requests: int = 200_000) -> list[tuple[str, float]]:
+    spec = RedisBenchmarkLoad(tests=["set", "get"], clients=50, requests=requests * pipeline, pipeline=pipeline,
                               data_size=len(VALUE), keyspace=KEYSPACE)
     label = f"redis-benchmark -c 50{f' -P {pipeline}' if pipeline > 1 else ''}"
     return [(f"{label} {row.test}", row.rps or 0.0) for row in run_benchmark(deployment, spec, timeout_s=300)]

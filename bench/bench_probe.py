@@ -20,10 +20,10 @@ from pathlib import Path
 
 from outcome import Outcome, add_quick
 
-from harness.platforms.local import LocalPlatform
+from harness.platforms.local.platform import LocalPlatform
 from harness.redisconn import pod_client
 from harness.rundir import EventLog, HistoryWriter, RunClock
-from harness.scenario import Probe as ProbeSpec
+from harness.scenario import ProbeLoad
 from harness.scenario import Topology
 from harness.workload.probe import ClientRows, Probe
 
@@ -44,7 +44,7 @@ class NullHistory:
         pass
 
 
-def run_once(deployment, spec: ProbeSpec, workdir: Path, seconds: float, recording: bool) -> tuple[float, float, int]:
+def run_once(deployment, spec: ProbeLoad, workdir: Path, seconds: float, recording: bool) -> tuple[float, float, int]:
     """(operations per second, this process's CPU microseconds per operation, history bytes) for one
     timed run of the probe, on an empty keyspace."""
     pod_client(deployment, deployment.redis_pods()[0]).flushall()
@@ -97,7 +97,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.seconds, args.rounds = min(args.seconds, 2.0), 1
-    spec = ProbeSpec(clients=args.clients, rate_per_client=0, reads=not args.no_reads)
+    spec = ProbeLoad(clients=args.clients, rate_per_client=0, reads=not args.no_reads)
     platform = LocalPlatform()
     deployment = platform.deploy(Topology(kind="standalone"), f"bench-probe-{secrets.token_hex(4)}",
                                  owner_pid=os.getpid())

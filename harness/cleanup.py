@@ -3,7 +3,7 @@
 A deployment whose owner process is still alive (a run in progress) is left alone, and so is an
 interactive one from `redis-harness deploy` unless `everything` is set. Kubernetes leftovers (the
 `k8s-<namespace>` state dirs, and the namespaces the harness labelled) are in
-harness.cleanup_k8s.
+harness.platforms.kubernetes.leftovers.
 """
 
 from __future__ import annotations
@@ -12,14 +12,31 @@ import os
 import shutil
 from pathlib import Path
 
-from harness.cleanup_k8s import kubernetes_leftovers
-from harness.platforms import netns
-from harness.platforms.base import Deployment, state_root
-from harness.platforms.local import LocalPlatform, _kill_hard, process_alive
+from harness.platforms.kubernetes.leftovers import kubernetes_leftovers
+from harness.platforms.local import netns, registry
+from harness.deployment import Deployment, state_root
+from harness.platforms.local.platform import LocalPlatform, kill_hard, process_alive
 
 
 def _owner_alive(deployment: Deployment) -> bool:
     return deployment.owner_pid is not None and deployment.owner_pid != os.getpid() and process_alive(deployment.owner_pid)
+
+
+def _kept_elsewhere(root: Path, everything: bool) -> set[str]:
+    """Prefixes of deployments whose state lives under another state root: kept while their owner runs
+    (or, interactive ones, unless `everything`); a registry entry whose state file is gone is dropped."""
+    kept = set()
+    for prefix, state_file in registry.registered().items():
+        try:
+            deployment = Deployment.load(state_file)
+        except (OSError, ValueError, TypeError):
+            registry.unregister(prefix)
+            continue
+        if state_file.parent.parent == root.resolve():
+            continue  # judged above, from its own state file
+        if _owner_alive(deployment) or (deployment.owner_pid is None and not everything):
+            kept.add(prefix)
+    return kept
 
 
 def _processes_under(root: Path) -> list[int]:
@@ -53,12 +70,13 @@ def cleanup(everything: bool = False, root: Path | None = None) -> list[str]:
             kept_prefixes.add(state_file.parent.name)
             continue
         removed += platform.teardown(deployment)
+    kept_prefixes |= _kept_elsewhere(root, everything)
     # Orphans with no readable state file: anything carrying the prefix that no live deployment owns.
     for ns in netns.list_netns():
         if ns.split("-")[0] in kept_prefixes:
             continue
         for pid in netns.netns_pids(ns):
-            _kill_hard(pid)
+            kill_hard(pid)
             removed.append(f"process {pid} (in {ns})")
         netns.delete_netns(ns)
         removed.append(f"netns {ns}")
@@ -70,7 +88,7 @@ def cleanup(everything: bool = False, root: Path | None = None) -> list[str]:
     if root.exists():
         for pid in _processes_under(root):
             if not any(prefix in Path(f"/proc/{pid}/cmdline").read_text(errors="replace") for prefix in kept_prefixes):
-                _kill_hard(pid)
+                kill_hard(pid)
                 removed.append(f"process {pid}")
         for d in root.glob("rh*"):
             if d.is_dir() and d.name not in kept_prefixes:

@@ -15,9 +15,9 @@ from pathlib import Path
 import yaml
 
 from harness import __version__
-from harness.checker.checks import headline_lines
 from harness.errors import HarnessError, ScenarioError
-from harness.rundir import refuse_used_run_dir
+from harness.report.drill_section import drill_lines
+from harness.rundir import SUMMARY_FILE, RunDir, headline_lines, refuse_used_run_dir
 from harness.scenario import Scenario, load_scenario, yaml_problem
 
 
@@ -53,7 +53,9 @@ def cmd_validate(args) -> int:
     for path in args.scenarios:
         try:
             scenario = load_scenario(path)
-            print(f"ok    {path}: {scenario.name} ({scenario.topology.kind}, {len(scenario.faults)} faults)")
+            what = (f"sweep of {len(scenario.sweep.rate_list())} rates x {max(1, len(scenario.sweep.variants))} variant(s)"
+                    if scenario.sweep else f"{len(scenario.faults)} faults")
+            print(f"ok    {path}: {scenario.name} ({scenario.topology.kind}, {what})")
         except ScenarioError as exc:
             failed += 1
             print(str(exc), file=sys.stderr)
@@ -81,8 +83,8 @@ def _run_repeated(scenario: Scenario, args) -> int:
     from harness.runner import run_scenario
 
     root = Path(args.out) if args.out else None
-    for i in range(args.repeat if root else 0):  # refused before the first run, not halfway
-        refuse_used_run_dir(root / f"run-{i + 1}")
+    for i in range(args.repeat if root is not None else 0):  # refused before the first run, not halfway
+        refuse_used_run_dir(Path(args.out) / f"run-{i + 1}")
     results = []
     for i in range(args.repeat):
         out = root / f"run-{i + 1}" if root else None
@@ -100,7 +102,7 @@ def _run_repeated(scenario: Scenario, args) -> int:
 def _dry_run(scenario: Scenario) -> int:
     if scenario.platform != "kubernetes":
         raise ScenarioError("--dry-run prints a Kubernetes plan: use it with --platform kubernetes")
-    from harness.platforms.k8s_plan import options_from_env, plan
+    from harness.platforms.kubernetes.plan import options_from_env, plan
 
     print(plan(scenario, **options_from_env()))  # the REDIS_HARNESS_K8S_* options a live run would use
     return 0
@@ -110,36 +112,48 @@ def _print_headline(summary: dict | None, run_dir: Path, status: str) -> None:
     if not summary:
         print(f"run {status}; no summary (see {run_dir})")
         return
+    if summary.get("kind") == "capacity":
+        print(f"verdict: {summary.get('verdict')}   run: {status}   dir: {run_dir}")
+        print("\n".join(summary.get("headline") or []))
+        return
     t, w = summary.get("throughput", {}), summary.get("writes", {})
 
     def rate(phases: dict, key: str) -> str:
         value = phases.get(key)
-        return "n/a" if value is None else f"{value:.0f}"
+        return "n/a" if value is None else f"{value:,.0f}"
+
+    def secs(value: float | None) -> str:  # summary.json keeps full precision; a person reads hundredths
+        return "n/a" if value is None else f"{value:.2f}"
+
+    def figure(value) -> str:  # an SLO's value or limit: a count stays whole, a measure gets hundredths
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return "n/a" if value is None else str(value)
+        return f"{int(value):,}" if isinstance(value, int) or value.is_integer() else f"{value:,.2f}"
 
     print(f"verdict: {summary.get('verdict')}   run: {status}   dir: {run_dir}")
-    for line in headline_lines(summary, run_dir):
+    for line in headline_lines(summary, run_dir) + drill_lines(summary):
         print(line)
     drivers = t.get("by_driver") or {t.get("driver") or "headline driver": t}
     for name, phases in sorted(drivers.items(), key=lambda item: item[0] != t.get("driver")):  # headline first
         print(f"throughput ops/s ({name}): baseline {rate(phases, 'baseline_ops_per_s')}, "
               f"during faults {rate(phases, 'during_fault_ops_per_s')}, recovered {rate(phases, 'recovered_ops_per_s')}")
     for f in summary.get("failover", []):
-        print(f"fault {f.get('fault_id')}: unavailable {f.get('unavailable_s')} s, detected {f.get('detected_s')} s, "
-              f"promoted {f.get('promoted_s')} s, new primary {f.get('new_primary')}")
-    print(f"writes: {w.get('acknowledged', 0)} acknowledged, {w.get('lost', 0)} lost, {w.get('unknown', 0)} unknown")
+        print(f"fault {f.get('fault_id')}: unavailable {secs(f.get('unavailable_s'))} s, detected "
+              f"{secs(f.get('detected_s'))} s, promoted {secs(f.get('promoted_s'))} s, new primary {f.get('new_primary')}")
+    print(f"writes: {w.get('acknowledged', 0):,} acknowledged, {w.get('lost', 0):,} lost, {w.get('unknown', 0):,} unknown")
     for slo in summary.get("slo", []):
         status = slo.get("status") or ("pass" if slo["pass"] else "fail")
-        print(f"  SLO {slo['name']}: {slo['value']} vs limit {slo['limit']}: "
+        print(f"  SLO {slo['name']}: {figure(slo['value'])} vs limit {figure(slo['limit'])}: "
               + ("pass" if status == "pass" else status.upper() + (f" ({slo['reason']})" if slo.get("reason") else "")))
 
 
 def cmd_deploy(args) -> int:
     from harness.platforms import make_platform
-    from harness.runner import preflight, stderr_progress
+    from harness.runner import refuse_unsupported_faults, stderr_progress
 
     scenario = _scenario(args)
     platform = make_platform(scenario.platform)
-    preflight(scenario, platform)
+    refuse_unsupported_faults(scenario, platform)
     deployment_id = f"{scenario.name}-{secrets.token_hex(3)}"
     deployment = platform.deploy(scenario.topology, deployment_id, owner_pid=None, progress=stderr_progress)
     print(f"deployed {deployment.id}: {len(deployment.pods)} pods")
@@ -151,7 +165,7 @@ def cmd_deploy(args) -> int:
 
 def _find_deployment(ref: str | None):
     """The deployment a `status`/`destroy` argument names: a deployment.json, an id or an id's prefix."""
-    from harness.platforms.base import state_root
+    from harness.deployment import state_root
 
     ref = ref or os.environ.get("REDIS_HARNESS_DEPLOYMENT")
     if ref and Path(ref).exists():
@@ -174,7 +188,7 @@ def _find_deployment(ref: str | None):
 
 
 def _load_deployment(path: Path):
-    from harness.platforms.base import Deployment
+    from harness.deployment import Deployment
 
     if path.suffix in (".yaml", ".yml"):
         raise ScenarioError(f"{path}: is a scenario file; give a deployment id or its deployment.json")
@@ -238,10 +252,13 @@ def cmd_report(args) -> int:
 
     _require_run_dir(Path(args.run_dir))
     summary = analyze(args.run_dir)
+    from harness.runner import exit_code_for
+
     path = build_report(args.run_dir)
-    _print_headline(summary, Path(args.run_dir), "partial" if summary.get("partial") else "complete")
+    status = "partial" if summary.get("partial") else "complete"
+    _print_headline(summary, Path(args.run_dir), status)
     print(f"report: {path}")
-    return 0
+    return exit_code_for(status, summary)  # the same gate as `run`: a CI job may re-check a kept run
 
 
 def _require_run_dir(path: Path) -> None:
@@ -250,7 +267,7 @@ def _require_run_dir(path: Path) -> None:
         raise ScenarioError(f"{path}: no such run directory")
     if not path.is_dir():
         raise ScenarioError(f"{path}: not a directory (give a run directory, e.g. reports/<run-id>)")
-    if not (path / "meta.json").is_file():
+    if not RunDir(path).meta.is_file():
         raise ScenarioError(f"{path}: not a run directory (no meta.json in it)")
 
 
@@ -292,9 +309,9 @@ def _record_runs(args, run_dirs: list[Path]) -> None:
         live_load = None
         if args.command == "run":  # the runs have just ended; one the checker never summarised is not a result
             live_load = load_per_cpu()
-            for missing in [d for d in run_dirs if not (d / "summary.json").is_file()]:
+            for missing in [d for d in run_dirs if not RunDir(d).summary.is_file()]:
                 print(f"not recorded: {missing} has no summary.json (the run did not get that far)")
-            run_dirs = [d for d in run_dirs if (d / "summary.json").is_file()]
+            run_dirs = [d for d in run_dirs if RunDir(d).summary.is_file()]
         done = store.record(run_dirs, batch=getattr(args, "batch", None), live_load=live_load) if run_dirs else []
         for r in done:
             flag = f"; generator saturated: {r.saturated}" if r.saturated else ""
@@ -354,14 +371,20 @@ def cmd_trend(args) -> int:
     return verdict_report.exit_code(latest)
 
 
+def cmd_lint(args) -> int:
+    from harness.lint import run_lint
+
+    return run_lint(args.files, args.server, args.kind)
+
+
 def _runs(ref: str) -> list[Path]:
     """A run dir or summary.json is one run; a directory of run dirs (from --repeat) is several."""
     path = Path(ref)
     if not path.exists():
         raise ScenarioError(f"{ref}: no such run directory or summary.json")
-    if path.is_file() or (path / "summary.json").exists():
+    if path.is_file() or RunDir(path).summary.exists():
         return [path]
-    runs = sorted(p.parent for p in path.glob("*/summary.json"))
+    runs = sorted(p.parent for p in path.glob(f"*/{SUMMARY_FILE}"))
     if not runs:
         raise ScenarioError(f"{ref}: no summary.json in it or in its subdirectories")
     return runs
@@ -447,6 +470,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--markdown", help="also write the verdict table as Markdown to this file")
     p.add_argument("--junit", help="also write the verdicts as JUnit XML to this file")
     p.set_defaults(func=cmd_trend)
+
+    p = sub.add_parser("lint", help="load redis.conf / sentinel.conf files (or ConfigMaps holding them) into every "
+                                    "server version; exit 1 when one rejects a line")
+    p.add_argument("files", nargs="+", help="a redis.conf, a sentinel.conf, or a Kubernetes YAML with ConfigMaps")
+    p.add_argument("--server", action="append", help="only this server (system, redis-6.2, valkey-9.1 or a "
+                   "path to a binary); repeatable; default all three, skipping those not installed")
+    p.add_argument("--kind", choices=["redis", "sentinel"], help="what every file is (default: guessed from "
+                   "the name, or a `sentinel monitor` line)")
+    p.set_defaults(func=cmd_lint)
     return parser
 
 
@@ -486,13 +518,18 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     absolute_inputs(args)
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handlers, not at interpreter exit
+        return code
     except HarnessError as exc:
         print(f"redis-harness: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("redis-harness: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as a tool killed by SIGPIPE would
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
+        return 141
     except Exception as exc:  # noqa: BLE001 - never a raw traceback, never exit 1 (which means "an SLO failed")
         log = _crash_log(args.command)
         first = (str(exc).splitlines() or [""])[0]

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.platforms.base import Deployment, Pod
+from harness.deployment import Deployment, Pod
 from harness.redisconn import pod_client
 from harness.roles import redis_role
-from harness.topology import MASTER_NAME
+from harness.pod_config import MASTER_NAME
 
 
 def observe(deployment: Deployment) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable, TypeVar
+from typing import Callable, Sequence, TypeVar
 
 from harness.errors import HarnessError
 
@@ -45,7 +45,7 @@ def wait_until(
         time.sleep(interval)
 
 
-def join_all(threads: list[threading.Thread | None], timeout: float) -> list[str]:
+def join_all(threads: Sequence[threading.Thread | None], timeout: float) -> list[str]:
     """Join threads against one shared deadline; returns the names of those still alive."""
     deadline = time.monotonic() + timeout
     for thread in threads:

@@ -1,26 +1,62 @@
-"""redis-py connections to pods: one place that knows timeouts and passwords."""
+"""redis-py connections to pods: one place that knows timeouts, passwords and TLS.
+
+Every client of a deployment takes its credentials from here (`client_kwargs`, `connection`,
+`ssl_context`, `tls_cli_args`), so a `topology.tls` deployment's certificates reach the probe, the
+generator, the Locust user, redis-benchmark and the watchers without each knowing about TLS.
+"""
 
 from __future__ import annotations
+
+import ssl
+from typing import Any
 
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from harness.platforms.base import Deployment, Pod
+from harness.deployment import Deployment, Pod, TlsFiles
 
 
-def connect(pod: Pod, password: str | None = None, *, timeout: float = 1.0) -> redis.Redis:
-    """A short-timeout, non-retrying connection: the harness's own checks must not hang on a faulted pod."""
-    return redis.Redis(
-        host=pod.host,
-        port=pod.port,
-        password=password if pod.kind == "redis" else None,
-        socket_timeout=timeout,
-        socket_connect_timeout=timeout,
-        decode_responses=True,
-        retry=Retry(NoBackoff(), 0),
-    )
+def tls_kwargs(tls: TlsFiles | None) -> dict[str, Any]:
+    """redis-py's TLS settings for these files: the CA to trust, and the client certificate the servers
+    require. Hostnames are checked: each server's certificate names its pod's address."""
+    if tls is None:
+        return {}
+    return dict(ssl=True, ssl_ca_certs=tls.ca, ssl_certfile=tls.cert, ssl_keyfile=tls.key, ssl_cert_reqs="required",
+                ssl_check_hostname=True)
+
+
+def client_kwargs(deployment: Deployment) -> dict[str, Any]:
+    """What any redis-py client (Redis, RedisCluster, Sentinel and its sentinel_kwargs) of this deployment needs
+    to be let in: the password and, with `topology.tls`, TLS with the deployment's client certificate."""
+    return dict(password=deployment.password, **tls_kwargs(deployment.tls))
+
+
+def connection(host: str, port: int, **kwargs: Any) -> redis.Connection:
+    """One redis-py Connection from client kwargs (those of `client_kwargs`): an SSLConnection when they ask
+    for TLS, since a plain Connection takes no `ssl` argument."""
+    if kwargs.pop("ssl", False):
+        return redis.SSLConnection(host=host, port=port, **kwargs)
+    return redis.Connection(host=host, port=port, **kwargs)
+
+
+def ssl_context(deployment: Deployment) -> ssl.SSLContext | None:
+    """For clients that open sockets themselves (the open-loop generator's asyncio transports); None without TLS."""
+    tls = deployment.tls
+    if tls is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=tls.ca)
+    context.load_cert_chain(tls.cert, tls.key)
+    return context
+
+
+def tls_cli_args(deployment: Deployment) -> list[str]:
+    """redis-cli / redis-benchmark options for this deployment's TLS (none without it)."""
+    tls = deployment.tls
+    return [] if tls is None else ["--tls", "--cacert", tls.ca, "--cert", tls.cert, "--key", tls.key]
 
 
 def pod_client(deployment: Deployment, pod: Pod, *, timeout: float = 1.0) -> redis.Redis:
-    return connect(pod, deployment.password, timeout=timeout)
+    """A short-timeout, non-retrying connection: the harness's own checks must not hang on a faulted pod."""
+    return redis.Redis(host=pod.host, port=pod.port, socket_timeout=timeout, socket_connect_timeout=timeout,
+                       decode_responses=True, retry=Retry(NoBackoff(), 0), **client_kwargs(deployment))

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import redis
 
-from harness.platforms.base import Deployment, Pod
+from harness.deployment import Deployment, Pod
 from harness.redisconn import pod_client
-from harness.topology import MASTER_NAME
+from harness.pod_config import MASTER_NAME
 
 
 @dataclass(frozen=True)
@@ -144,10 +144,7 @@ def sentinel_can_fail_over(deployment: Deployment, sentinel: Pod, replicas: int,
 
 def _pairs(reply) -> dict[str, str]:
     """A SENTINEL REPLICAS entry (flat name/value list, or a dict under RESP3) as a dict of text."""
-    if isinstance(reply, dict):
-        items = reply.items()
-    else:
-        items = zip(reply[0::2], reply[1::2])
+    items = list(reply.items()) if isinstance(reply, dict) else list(zip(reply[0::2], reply[1::2]))
     text = lambda v: v.decode() if isinstance(v, bytes) else str(v)  # noqa: E731
     return {text(k): text(v) for k, v in items}
 

@@ -15,19 +15,28 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import yaml
 
 from harness import __version__
 from harness.errors import CapabilityError, HarnessError
 from harness.platforms import make_platform
-from harness.platforms.base import Deployment
+from harness.platforms.protocol import PlanningPlatform, Platform
+from harness.deployment import Deployment
 from harness.poll import PollTimeout, wait_until
 from harness.rundir import EventLog, HistoryWriter, RunClock, RunDir, fresh_run_path, new_run_id, refuse_used_run_dir
 from harness.scenario import Scenario
 from harness.signals import Interrupted, interrupts_deferred, interrupts_raise
 from harness.store.fingerprint import load_per_cpu, machine_facts
+from harness.tls import refuse_tls_unavailable
+
+if TYPE_CHECKING:
+    from harness.exporter_scrape import ExporterScraper
+    from harness.nemesis.schedule import Nemesis
+    from harness.watch import Watcher
+    from harness.workload.driver import LoadDriver
+    from harness.workload.probe import Probe
 
 Progress = Callable[[str], None]
 
@@ -44,10 +53,18 @@ class RunResult:
     exit_code: int
 
 
-def preflight(scenario: Scenario, platform) -> None:
-    """Refuse, before anything is deployed, every fault this platform cannot make."""
+def refuse_unsupported_faults(scenario: Scenario, platform: Platform) -> None:
+    """Refuse, before anything is deployed, every fault this platform cannot make (and a TLS topology it
+    cannot run: a platform without TLS, a server built without it)."""
+    refuse_tls_unavailable(scenario, platform.name)
     caps = platform.capabilities()
     problems = [f"faults.{i} ({f.kind}): {caps[f.kind]}" for i, f in enumerate(scenario.faults) if caps.get(f.kind)]
+    if not problems and any(f.kind == "upgrade" for f in scenario.faults):
+        from harness.nemesis.upgrade import drill_problems
+
+        problems = drill_problems(scenario)
+    if not problems and isinstance(platform, PlanningPlatform):  # Kubernetes: each fault as it would be planned
+        problems = platform.refusals(scenario)
     if problems:
         raise CapabilityError("this platform cannot make these faults:\n  " + "\n  ".join(problems))
 
@@ -59,12 +76,15 @@ def run_scenario(
     reports_root: Path = Path("reports"),
     progress: Progress = stderr_progress,
 ) -> RunResult:
+    if scenario.sweep is not None:  # a capacity study: its own steps, analysis and report
+        from harness.capacity.run import run_capacity
+        return run_capacity(scenario, out_dir=out_dir, reports_root=reports_root, progress=progress)
     run_id = new_run_id(scenario.name)
     if out_dir is not None:
         refuse_used_run_dir(out_dir)
-    run_dir = RunDir(out_dir or fresh_run_path(reports_root, run_id)).create()
     platform = make_platform(scenario.platform)
-    preflight(scenario, platform)
+    refuse_unsupported_faults(scenario, platform)  # before anything exists, the run directory included
+    run_dir = RunDir(out_dir or fresh_run_path(reports_root, run_id)).create()
     run_dir.scenario.write_text(yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False))
     clock = RunClock.start()  # provisional: moved to the load's start once the topology is ready
     machine = machine_facts()  # for the results store's environment fingerprint
@@ -96,8 +116,7 @@ def run_scenario(
         with interrupts_deferred():
             session.shutdown()
             for what, step in (("record the run start", session.emit_run_start),
-                               ("close events.jsonl", lambda: (events.emit("runner", "run-end", detail=status),
-                                                                 events.close())),
+                               ("close events.jsonl", lambda: _close_events(events, status)),
                                ("close history.csv", history.close),
                                ("write meta.json", lambda: run_dir.update_meta(status=status, error=error,
                                                                                 ended_t=round(clock.t(), 3),
@@ -109,6 +128,11 @@ def run_scenario(
                     progress(f"could not {what}: {exc}")
     summary = _analyze(run_dir, progress)
     return RunResult(run_dir.path, status, summary, exit_code_for(status, summary))
+
+
+def _close_events(events: EventLog, status: str) -> None:
+    events.emit("runner", "run-end", detail=status)
+    events.close()
 
 
 def exit_code_for(status: str, summary: dict | None) -> int:
@@ -134,16 +158,25 @@ def _analyze(run_dir: RunDir, progress: Progress) -> dict | None:
 class _Session:
     """The live part of a run; every component it started is stopped by `shutdown`, in reverse."""
 
-    def __init__(self, scenario: Scenario, platform, run_dir: RunDir, clock: RunClock, events: EventLog,
+    def __init__(self, scenario: Scenario, platform: Platform, run_dir: RunDir, clock: RunClock, events: EventLog,
                  history: HistoryWriter, progress: Progress):
         self.scenario, self.platform, self.run_dir = scenario, platform, run_dir
         self.clock, self.events, self.history, self.progress = clock, events, history, progress
         self.deployment: Deployment | None = None
-        self.probe = self.watcher = self.nemesis = None
-        self.drivers: list = []
+        self.probe: Probe | None = None
+        self.watcher: Watcher | None = None
+        self.scraper: ExporterScraper | None = None
+        self.nemesis: Nemesis | None = None
+        self.drivers: list[LoadDriver] = []
         self._done = threading.Event()
         self._run_start_emitted = False
         self._deploy_done_mono: float | None = None
+
+    def _deployed(self) -> Deployment:
+        """The deployment, once deploy has returned one (every caller runs after it)."""
+        if self.deployment is None:
+            raise HarnessError("nothing is deployed yet")
+        return self.deployment
 
     def emit_run_start(self, at_t: float = 0.0) -> None:
         """The run-start event, once: at t < 0 when the load started (the clock moved), else at t = 0."""
@@ -171,33 +204,61 @@ class _Session:
         self.progress(f"running for {scenario.duration_s:g}s")
         self._wait_duration()
         self._heal_and_settle()
+        self._stop_scraper()
         if self.probe is not None:
             self.probe.stop()
             counts = self.probe.final_read(self.run_dir.final)
             self.events.emit("runner", "final-read", detail=counts)
 
     def _start_components(self) -> None:
-        from harness.nemesis import Nemesis
+        from harness.nemesis.schedule import Nemesis
         from harness.watch import Watcher
         from harness.workload.probe import Probe
 
-        scenario, deployment = self.scenario, self.deployment
+        scenario, deployment = self.scenario, self._deployed()
+        self.drivers = self._load_drivers()
+        for driver in self.drivers:  # in-cluster Locust: its pods deployed and connected before t = 0
+            driver.prepare()
         self._start_run_time()
         bound = scenario.duration_s + scenario.settle_s + 120  # every thread stops by itself, even if never told
         self.watcher = Watcher(deployment, self.events, max_duration_s=bound)
         self.watcher.start()
+        self._start_scraper(bound)
         if scenario.workload.probe.enabled:
             self.probe = Probe(deployment, scenario.workload.probe, self.history, self.events, seed=scenario.seed,
                                max_duration_s=bound)
             self.probe.start()
-        for driver in self._load_drivers():
+        for driver in self.drivers:
             driver.start()
-            self.drivers.append(driver)
         self.events.emit("runner", "load-start")
         self.nemesis = Nemesis(self.platform, deployment, list(scenario.faults), self.events, self.clock,
                                seed=scenario.seed)
-        self.nemesis.preflight()
+        self.nemesis.refuse_infeasible()
         self.nemesis.start()
+
+    def _start_scraper(self, bound: float) -> None:
+        """The metrics sidecars' replication figures into replication-lag.csv, when the platform has them."""
+        from harness.exporter_scrape import ExporterScraper
+        from harness.rundir import ReplicationLagWriter
+
+        deployment = self._deployed()
+        if deployment.extra.get("metrics_urls"):
+            self.scraper = ExporterScraper(deployment, ReplicationLagWriter(self.run_dir.replication_lag), self.clock,
+                                           max_duration_s=bound)
+            self.scraper.start()
+        elif deployment.extra.get("metrics"):
+            self._degrade("the metrics sidecars run but are not scraped: their port is reached only with access "
+                          "pod-ip or in-cluster, not through a port-forward")
+
+    def _stop_scraper(self) -> None:
+        """Stop scraping and say which exporters never answered (idempotent: teardown calls it again)."""
+        scraper, self.scraper = self.scraper, None
+        if scraper is None:
+            return
+        scraper.stop()
+        scraper.writer.close()
+        for pod, error in scraper.silent_pods().items():
+            self._degrade(f"{pod}: its metrics sidecar never answered a scrape ({error})")
 
     def _start_run_time(self) -> None:
         """t = 0 now, as the load starts: the deploy's time moves to before it (meta.json keeps both
@@ -210,18 +271,26 @@ class _Session:
         if self._deploy_done_mono is not None:
             since = time.monotonic() - self._deploy_done_mono
             self.events.emit("runner", "deploy-done", t=round(-since, 6), wall=time.time() - since,
-                             detail=f"{len(self.deployment.pods)} pods")
+                             detail=f"{len(self._deployed().pods)} pods")
 
     def _load_drivers(self) -> list:
         load = self.scenario.workload
-        common = dict(duration_s=self.scenario.duration_s, seed=self.scenario.seed)
-        drivers = []
-        if load.locust.enabled:
+        common: dict[str, Any] = dict(duration_s=self.scenario.duration_s, seed=self.scenario.seed)
+        drivers: list[LoadDriver] = []
+        if load.locust.enabled and load.locust.workers:  # Kubernetes only (the scenario's validation)
+            from harness.platforms.kubernetes.load import InClusterLocust
+            drivers.append(InClusterLocust(self.platform, self._deployed(), load.locust,  # type: ignore[arg-type]
+                                           self.scenario.topology, self.run_dir, self.clock, self.events, **common))
+        elif load.locust.enabled:
             from harness.workload.locust_driver import LocustDriver
-            drivers.append(LocustDriver(self.deployment, load.locust, self.run_dir, self.clock, self.events, **common))
-        if load.redis_benchmark.enabled:
+            drivers.append(LocustDriver(self._deployed(), load.locust, self.run_dir, self.clock, self.events, **common))
+        if load.redis_benchmark.enabled and load.redis_benchmark.in_cluster:  # Kubernetes only (validated)
+            from harness.platforms.kubernetes.benchmark import InClusterBenchmark
+            drivers.append(InClusterBenchmark(self.platform, self._deployed(), load.redis_benchmark,  # type: ignore[arg-type]
+                                              self.scenario.topology, self.run_dir, self.clock, self.events, **common))
+        elif load.redis_benchmark.enabled:
             from harness.workload.redis_benchmark import RedisBenchmarkDriver
-            drivers.append(RedisBenchmarkDriver(self.deployment, load.redis_benchmark, self.run_dir, self.clock,
+            drivers.append(RedisBenchmarkDriver(self._deployed(), load.redis_benchmark, self.run_dir, self.clock,
                                                 self.events, **common))
         return drivers
 
@@ -235,11 +304,12 @@ class _Session:
             self._done.wait(min(1.0, end - now))
 
     def _faults_active(self) -> str:
-        active = getattr(self.nemesis, "active", None)
-        return f"faults active: {', '.join(active())}" if callable(active) and active() else "no fault active"
+        active = self.nemesis.active() if self.nemesis is not None else []
+        return f"faults active: {', '.join(active)}" if active else "no fault active"
 
     def _heal_and_settle(self) -> None:
-        self.nemesis.stop()
+        if self.nemesis is not None:
+            self.nemesis.stop()
         self.events.emit("runner", "heal-all")
         for driver in self.drivers:
             driver.wait(timeout=30)
@@ -251,7 +321,7 @@ class _Session:
         state: dict = {}
 
         def converged() -> bool:
-            state.update(observe(self.deployment))
+            state.update(observe(self._deployed()))
             return not convergence.problems(state)
 
         try:
@@ -269,8 +339,7 @@ class _Session:
         when the run directory may be gone: a full or cleaned disk)."""
         self.progress(message)
         try:
-            meta = self.run_dir.read_meta()
-            self.run_dir.update_meta(degraded=meta.get("degraded", []) + [message])
+            self.run_dir.add_degraded(message)
         except (OSError, ValueError) as exc:
             self.progress(f"could not record that in meta.json: {exc}")
 
@@ -280,6 +349,7 @@ class _Session:
                  ("stop the probe", lambda: self.probe and self.probe.stop()),
                  *[(f"stop the {d.name} driver", d.stop) for d in self.drivers],
                  ("stop the watcher", lambda: self.watcher and self.watcher.stop()),
+                 ("stop the metrics scraper", self._stop_scraper),
                  ("keep the pods' logs", self._keep_logs),
                  ("tear down the platform", lambda: self.deployment and self.platform.teardown(self.deployment))]
         for what, step in steps:
@@ -290,16 +360,13 @@ class _Session:
 
     def _keep_logs(self) -> None:
         """Each pod's server log into logs/<pod>.log: the checker times failovers from them. A platform
-        whose logs are not files here (Kubernetes: the pod log API) may offer `collect_logs(deployment,
-        dest_dir)` to write them there instead."""
+        whose logs are not files here (Kubernetes: the pod log API) writes them there in `collect_logs`."""
         if self.deployment is None:
             return
-        collect = getattr(self.platform, "collect_logs", None)
-        if callable(collect):
-            try:
-                collect(self.deployment, self.run_dir.logs_dir)
-            except Exception as exc:  # noqa: BLE001 - missing logs cost precision, not the teardown
-                self._degrade(f"could not collect the pods' logs: {exc}")
+        try:
+            self.platform.collect_logs(self.deployment, self.run_dir.logs_dir)
+        except Exception as exc:  # noqa: BLE001 - missing logs cost precision, not the teardown
+            self._degrade(f"could not collect the pods' logs: {exc}")
         failed = []
         for pod in self.deployment.pods:
             try:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harness.errors import ScenarioError
+from harness.workload.openloop.spec import Sweep, positive_mix, value_size_range
 
 
 class Model(BaseModel):
@@ -32,13 +33,16 @@ class Persistence(Model):
 
 
 class Topology(Model):
-    kind: Literal["standalone", "sentinel", "cluster"]
+    kind: Literal["standalone", "sentinel", "cluster", "naive"] = Field(
+        ..., description="naive: `instances` independent primaries behind one Service (the anti-pattern of "
+                         "manifests/naive-deployment/, kept to be measured)")
     server: str = Field("system", description="system | redis-6.2 | valkey-9.1 | /path/to/redis-server")
     pod_servers: dict[str, str] = Field(default_factory=dict, description="per-pod override of `server`")
     replicas: int = Field(0, ge=0, le=16, description="sentinel: replicas of the primary; cluster: per shard")
     sentinels: int = Field(3, ge=1, le=9)
     quorum: int = Field(2, ge=1)
     shards: int = Field(3, ge=1, le=32)
+    instances: int = Field(3, ge=2, le=16, description="naive: the Deployment's pods (each its own primary)")
     persistence: Persistence = Field(default_factory=Persistence)
     min_replicas_to_write: int = Field(0, ge=0)
     min_replicas_max_lag_s: int = Field(10, ge=1)
@@ -49,7 +53,12 @@ class Topology(Model):
     failover_timeout_ms: int = Field(5000, ge=500)
     cluster_node_timeout_ms: int = Field(2000, ge=100)
     persistent_volumes: bool = Field(False, description="pod-delete keeps data only with persistent volumes")
+    prestop_failover: bool = Field(
+        False, description="Kubernetes: a Redis primary pod that is deleted hands its role to a replica first "
+                           "(preStop hook); off, a graceful delete measures the unassisted failover")
     extra_config: dict[str, str] = Field(default_factory=dict, description="more redis.conf directives")
+    tls: bool = Field(False, description="every connection over TLS with client certificates: servers, replication, "
+                                         "sentinels, the cluster bus and the harness's clients (local platform)")
 
     @model_validator(mode="after")
     def _shape(self) -> "Topology":
@@ -60,13 +69,18 @@ class Topology(Model):
                 raise ValueError(f"quorum: quorum {self.quorum} is larger than the sentinel count {self.sentinels}")
         if self.kind == "cluster" and self.shards < 3:
             raise ValueError(f"shards: a Redis Cluster needs at least 3 shards (primaries), got {self.shards}")
-        if self.kind == "standalone" and self.replicas:
-            raise ValueError("replicas: a standalone topology has no replicas; use kind: sentinel")
+        if self.kind in ("standalone", "naive") and self.replicas:
+            raise ValueError(f"replicas: a {self.kind} topology has no replicas; use kind: sentinel")
         if self.min_replicas_to_write > self.replicas:
             raise ValueError(
                 f"min_replicas_to_write: {self.min_replicas_to_write} exceeds replicas {self.replicas}: "
                 "the primary would refuse every write"
             )
+        if self.tls and self.kind == "naive":
+            raise ValueError("tls: the naive topology's Service is measured without TLS (its certificates would need "
+                             "the Service address as a name); use kind standalone, sentinel or cluster")
+        if self.prestop_failover and self.kind == "standalone":
+            raise ValueError("prestop_failover: a standalone server has no replica to hand its role to")
         unknown = set(self.pod_servers) - set(self.pod_names())
         if unknown:
             raise ValueError(f"pod_servers: names pods this topology lacks: {sorted(unknown)}; pods: {self.pod_names()}")
@@ -78,6 +92,8 @@ class Topology(Model):
             return ["redis-0"]
         if self.kind == "sentinel":
             return [f"redis-{i}" for i in range(1 + self.replicas)]
+        if self.kind == "naive":
+            return [f"redis-{i}" for i in range(self.instances)]
         return [f"redis-{i}" for i in range(self.shards * (1 + self.replicas))]
 
     def sentinel_pod_names(self) -> list[str]:
@@ -99,7 +115,7 @@ class Topology(Model):
 # --------------------------------------------------------------------------- workload
 
 
-class Probe(Model):
+class ProbeLoad(Model):
     enabled: bool = True
     clients: int = Field(3, ge=1, le=64)
     rate_per_client: float = Field(100.0, ge=0, description="writes/s per client; 0 = as fast as possible")
@@ -120,8 +136,11 @@ class LocustLoad(Model):
     users: int = Field(10, ge=1, le=10000)
     spawn_rate: float = Field(10.0, gt=0)
     processes: int = Field(1, ge=1, le=64)
+    workers: int | None = Field(None, ge=1, le=64, description=(
+        "Kubernetes only: run Locust in the cluster, a master and this many worker pods (load that outgrows "
+        "the harness's machine); unset: Locust runs on the harness's machine"))
     mix: dict[Literal["get", "set", "incr", "hset", "hget", "lpush", "lrange", "pipeline"], float] = Field(
-        default_factory=lambda: {"get": 8.0, "set": 2.0}
+        default_factory=lambda: {"get": 8.0, "set": 2.0}  # type: ignore[arg-type,dict-item]
     )
     keyspace: int = Field(10000, ge=1)
     key_distribution: Literal["uniform", "zipfian"] = "uniform"
@@ -132,20 +151,17 @@ class LocustLoad(Model):
     timeout_ms: int = Field(1000, ge=10)
     error_backoff_ms: int = Field(50, ge=0, le=10000, description="a user's pause after a failed request")
 
-    @field_validator("mix")
-    @classmethod
-    def _positive_mix(cls, mix: dict[str, float]) -> dict[str, float]:
-        if not mix or any(w < 0 for w in mix.values()) or sum(mix.values()) <= 0:
-            raise ValueError("mix needs at least one command with a positive weight, and no negative weights")
-        return mix
+    _mix = field_validator("mix")(classmethod(lambda cls, mix: positive_mix(mix)))
+    _size = field_validator("value_size")(classmethod(lambda cls, v: value_size_range(v)))
 
-    @field_validator("value_size")
-    @classmethod
-    def _value_size(cls, v: int | tuple[int, int]) -> int | tuple[int, int]:
-        lo, hi = (v, v) if isinstance(v, int) else v
-        if lo < 1 or hi < lo:
-            raise ValueError(f"value_size must be >= 1, or [min, max] with 1 <= min <= max; got {v}")
-        return v
+    @model_validator(mode="after")
+    def _workers_alone(self) -> "LocustLoad":
+        if self.workers is not None and not self.enabled:
+            raise ValueError("workers: in-cluster Locust workers need the Locust load itself (enabled: true)")
+        if self.workers is not None and self.processes > 1:
+            raise ValueError(f"processes: each in-cluster worker pod runs one Locust process; scale with workers "
+                             f"(got processes {self.processes} with workers {self.workers})")
+        return self
 
     @model_validator(mode="after")
     def _zipf_table(self) -> "LocustLoad":
@@ -167,6 +183,16 @@ class RedisBenchmarkLoad(Model):
     threads: int | None = Field(None, ge=1)
     loop: bool = Field(False, description="-l: repeat until the scenario ends")
     start_s: float = Field(0.0, ge=0)
+    in_cluster: bool = Field(False, description=(
+        "Kubernetes only: run redis-benchmark as a Job in the run's namespace (load from inside the cluster); "
+        "false: it runs on the harness's machine"))
+
+    @model_validator(mode="after")
+    def _in_cluster_alone(self) -> "RedisBenchmarkLoad":
+        if self.in_cluster and not self.enabled:
+            raise ValueError("in_cluster: an in-cluster redis-benchmark Job needs the redis-benchmark load itself "
+                             "(enabled: true)")
+        return self
 
     @field_validator("tests")
     @classmethod
@@ -178,7 +204,7 @@ class RedisBenchmarkLoad(Model):
 
 
 class Workload(Model):
-    probe: Probe = Field(default_factory=Probe)
+    probe: ProbeLoad = Field(default_factory=ProbeLoad)
     locust: LocustLoad = Field(default_factory=LocustLoad)
     redis_benchmark: RedisBenchmarkLoad = Field(default_factory=RedisBenchmarkLoad)
 
@@ -186,7 +212,7 @@ class Workload(Model):
 # --------------------------------------------------------------------------- faults
 
 
-class Target(Model):
+class FaultTarget(Model):
     """Resolved when the fault fires: `role: primary` means whoever is primary at that moment."""
 
     role: Literal["primary", "replica", "sentinel", "any"] | None = None
@@ -197,14 +223,14 @@ class Target(Model):
     )
 
     @model_validator(mode="after")
-    def _one_way(self) -> "Target":
+    def _one_way(self) -> "FaultTarget":
         if (self.role is None) == (self.pod is None):
             raise ValueError("a target names exactly one of `role` or `pod`")
         return self
 
 
 class FaultBase(Model):
-    target: Target
+    target: FaultTarget
     at_s: float = Field(..., ge=0, description="seconds after the load starts (run time 0; deploy and readiness "
                                                 "come before it and are timed on their own)")
     duration_s: float = Field(10.0, gt=0)
@@ -235,9 +261,10 @@ class Pause(FaultBase):
 
 class Partition(FaultBase):
     kind: Literal["partition"]
-    target: Target | None = Field(None, description="isolate: the pod(s) cut off from every other pod")
+    target: FaultTarget | None = Field(  # type: ignore[assignment]  # optional here: split/one-way use groups
+        None, description="isolate: the pod(s) cut off from every other pod")
     mode: Literal["isolate", "split", "one-way"] = "isolate"
-    groups: list[list[Target]] | None = Field(None, description="split/one-way: [side A, side B]; one-way drops A -> B")
+    groups: list[list[FaultTarget]] | None = Field(None, description="split/one-way: [side A, side B]; one-way drops A -> B")
     client_side: Literal["both", "target", "rest"] = Field(
         "both", description="which side the harness's clients are on: with the target (side A) or the rest"
     )
@@ -259,7 +286,7 @@ class Partition(FaultBase):
 class PacketLoss(FaultBase):
     kind: Literal["packet-loss"]
     percent: float = Field(..., ge=0, le=100)
-    peers: list[Target] | None = Field(
+    peers: list[FaultTarget] | None = Field(
         None, description="only packets between the target and these pods (default: all of the target's traffic)"
     )
 
@@ -276,8 +303,41 @@ class Bandwidth(FaultBase):
     direction: Literal["egress", "ingress", "both"] = Field("both", description="the pod's sending, receiving or both")
 
 
+UPGRADE_STRATEGIES = ("replicas-first", "naive", "rollback")
+SERVER_SPECS = ("system", "redis-6.2", "valkey-9.1")
+
+
+class Upgrade(FaultBase):
+    """A rolling-upgrade drill: the steps its `strategy` names, run one after another from `at_s`
+    (harness/nemesis/upgrade_plan.py says what each strategy does). `duration_s` is the drill's budget:
+    the run's duration must leave room for it; a drill that runs out of it stops at the next step."""
+
+    kind: Literal["upgrade"]
+    target: FaultTarget | None = Field(  # type: ignore[assignment]  # optional here, as for Partition
+        None, description="unused: a drill's steps pick their pods by role as they run")
+    to: str = Field(..., description="the server every Redis pod moves to: system | redis-6.2 | valkey-9.1 | a path")
+    strategy: Literal["replicas-first", "naive", "rollback"] = "replicas-first"
+    naive_order: Literal["all-at-once", "primary-first"] = Field(
+        "all-at-once", description="naive: every pod at once, or one by one starting with the primary")
+    step_timeout_s: float = Field(30.0, gt=0, le=600, description="a step's wait for its pod to sync, at most")
+    duration_s: float = Field(90.0, gt=0, description="the drill's time budget from at_s")
+
+    @field_validator("to")
+    @classmethod
+    def _server(cls, to: str) -> str:
+        if to not in SERVER_SPECS and "/" not in to:
+            raise ValueError(f"unknown server {to!r}: use {', '.join(SERVER_SPECS)} or a path to a server binary")
+        return to
+
+    @model_validator(mode="after")
+    def _once(self) -> "Upgrade":
+        if self.count != 1 or self.every_s is not None:
+            raise ValueError("count: an upgrade drill runs once (no count / every_s)")
+        return self
+
+
 Fault = Annotated[
-    Union[PodKill, PodDelete, Pause, Partition, PacketLoss, Latency, Bandwidth], Field(discriminator="kind")
+    Union[PodKill, PodDelete, Pause, Partition, PacketLoss, Latency, Bandwidth, Upgrade], Field(discriminator="kind")
 ]
 
 
@@ -292,6 +352,8 @@ and needs whole seconds before the first fault starts (harness/checker/throughpu
 class SLOs(Model):
     max_unavailable_s: float | None = Field(None, ge=0)
     max_lost_writes: int | None = Field(None, ge=0)
+    max_missed_reads: int | None = Field(None, ge=0, description="acknowledged reads that found no value although "
+                                         "the write of their key had been acknowledged")
     min_baseline_ops_per_s: float | None = Field(None, ge=0)
     min_recovered_ops_per_s: float | None = Field(None, ge=0)
     max_p99_ms: float | None = Field(None, gt=0)
@@ -302,7 +364,7 @@ class SLOs(Model):
 
 
 class Scenario(Model):
-    name: str = Field(..., pattern=r"^[a-z0-9][a-z0-9-]{0,40}$")
+    name: str = Field(..., pattern=r"^[a-z0-9][a-z0-9.-]{0,40}$")  # dots: versions (upgrade-sentinel-6.2-to-7.0)
     description: str = ""
     platform: Literal["local", "kubernetes"] = "local"
     duration_s: float = Field(60.0, gt=0, le=86400)
@@ -314,9 +376,68 @@ class Scenario(Model):
     workload: Workload = Field(default_factory=Workload)
     faults: list[Fault] = Field(default_factory=list)
     slos: SLOs = Field(default_factory=SLOs)
+    sweep: Sweep | None = Field(None, description="a capacity study: open-loop steps of offered rate instead of "
+                                                  "the workload and faults (docs/capacity.md)")
+
+    @model_validator(mode="after")
+    def _sweep_alone(self) -> "Scenario":
+        if self.sweep is None:
+            return self
+        if self.faults:
+            raise ValueError("faults: a sweep scenario runs no faults (its steps measure capacity); remove them")
+        if self.workload.locust.enabled or self.workload.redis_benchmark.enabled:
+            raise ValueError("workload: a sweep scenario drives the load with its own open-loop generator "
+                             "(sweep.load); disable locust and redis_benchmark")
+        for i, variant in enumerate(self.sweep.variants):
+            try:
+                self.variant_topology(variant)
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                where = ".".join(str(p) for p in err["loc"])
+                raise ValueError(f"sweep.variants.{i}.topology: {where + ': ' if where else ''}"
+                                 f"{err['msg'].removeprefix('Value error, ')}") from None
+        return self
+
+    def variant_topology(self, variant) -> Topology:
+        """The topology a sweep variant deploys: the scenario's, with the variant's server and topology changes."""
+        changes = dict(variant.topology or {}) if variant is not None else {}
+        if variant is not None and variant.server:
+            changes["server"] = variant.server
+        return Topology.model_validate({**self.topology.model_dump(), **changes}) if changes else self.topology
+
+    @model_validator(mode="after")
+    def _workers_on_kubernetes(self) -> "Scenario":
+        if self.workload.locust.workers is not None and self.platform != "kubernetes":
+            raise ValueError(f"workload.locust.workers: Locust workers run as pods in a Kubernetes cluster; the "
+                             f"{self.platform} platform runs Locust on this machine (use processes for more "
+                             f"Locust processes here, or run with --platform kubernetes)")
+        return self
+
+    @model_validator(mode="after")
+    def _benchmark_job_on_kubernetes(self) -> "Scenario":
+        if self.workload.redis_benchmark.in_cluster and self.platform != "kubernetes":
+            raise ValueError(f"workload.redis_benchmark.in_cluster: the Job runs in a Kubernetes cluster; the "
+                             f"{self.platform} platform runs redis-benchmark on this machine (leave in_cluster off, "
+                             f"or run with --platform kubernetes)")
+        if self.workload.redis_benchmark.in_cluster and self.topology.kind == "naive":
+            raise ValueError("workload.redis_benchmark.in_cluster: not for the naive topology (its three primaries "
+                             "behind one Service have no primary to aim at); leave in_cluster off")
+        return self
+
+    @model_validator(mode="after")
+    def _prestop_on_kubernetes(self) -> "Scenario":
+        if self.topology.prestop_failover and self.platform != "kubernetes":
+            raise ValueError("topology.prestop_failover: a preStop hook runs only on Kubernetes; the local "
+                             "platform has none (run with --platform kubernetes, or leave the switch off)")
+        return self
 
     @model_validator(mode="after")
     def _faults_fit_topology(self) -> "Scenario":
+        if self.topology.kind == "naive":
+            for name in ("locust", "redis_benchmark"):
+                if getattr(self.workload, name).enabled:
+                    raise ValueError(f"workload.{name}: a naive topology is measured with the probe only (its "
+                                     f"drivers know no Service that spreads connections over independent primaries)")
         for i, fault in enumerate(self.faults):
             if fault.at_s < MIN_BASELINE_S:
                 raise ValueError(
@@ -325,9 +446,13 @@ class Scenario(Model):
                     f"partial and not counted, so whole seconds of baseline remain)"
                 )
             for field_path, target in fault_targets(fault):
-                problem = _target_problem(self.topology, target)
+                problem = target_problem(self.topology, target)
                 if problem:
                     raise ValueError(f"faults.{i}.{field_path}: {problem}")
+            if isinstance(fault, Upgrade):
+                problem = _drill_problem(self.topology, fault)
+                if problem:
+                    raise ValueError(f"faults.{i}.{problem}")
             last_end = fault.firings()[-1][1]
             if last_end > self.duration_s:
                 raise ValueError(
@@ -337,7 +462,7 @@ class Scenario(Model):
         return self
 
 
-def fault_targets(fault: FaultBase) -> list[tuple[str, Target]]:
+def fault_targets(fault: FaultBase) -> list[tuple[str, FaultTarget]]:
     """Every target selector a fault holds, with its field path (for messages)."""
     found = [("target", fault.target)] if fault.target is not None else []
     for g, side in enumerate(getattr(fault, "groups", None) or []):
@@ -346,7 +471,18 @@ def fault_targets(fault: FaultBase) -> list[tuple[str, Target]]:
     return found
 
 
-def _target_problem(topology: Topology, target: Target) -> str | None:
+def _drill_problem(topology: Topology, fault: "Upgrade") -> str | None:
+    if topology.kind == "standalone" and fault.strategy != "naive":
+        return (f"strategy: {fault.strategy!r} needs replicas to move traffic to; a standalone topology can only "
+                "be upgraded in place (strategy: naive)")
+    if fault.strategy != "rollback" and set(map(topology.server_for, topology.redis_pod_names())) == {fault.to}:
+        return f"to: every Redis pod runs {fault.to!r} already: nothing to upgrade"
+    if fault.strategy == "rollback" and len(set(map(topology.server_for, topology.redis_pod_names()))) != 1:
+        return "strategy: rollback goes back to the one version the pods start with; pod_servers mixes versions"
+    return None
+
+
+def target_problem(topology: Topology, target: FaultTarget) -> str | None:
     if target.pod is not None and target.pod not in topology.pod_names():
         return f"target pod {target.pod!r} is not in this topology; pods: {topology.pod_names()}"
     if target.role == "sentinel" and topology.kind != "sentinel":
@@ -394,13 +530,37 @@ def yaml_problem(exc: yaml.YAMLError) -> str:
 
 
 def _set_dotted(raw: dict, dotted: str, value: object) -> None:
-    node = raw
+    """Set one field by its dotted path; a number indexes a list (`faults.0.at_s`), as pydantic names it."""
+    node: object = raw
     *parents, leaf = dotted.split(".")
     for depth, key in enumerate(parents):
-        node = node.setdefault(key, {})
-        if not isinstance(node, dict):
-            raise ScenarioError(f"--set {dotted}: {'.'.join(parents[:depth + 1])} is a value, not a section")
-    node[leaf] = value
+        node = _child(node, key, dotted, ".".join(parents[:depth]) or "the scenario", create=True)
+    where = ".".join(parents) or "the scenario"
+    if isinstance(node, list):
+        index = _list_index(node, leaf, dotted, where)
+        node[index] = value
+    elif isinstance(node, dict):
+        node[leaf] = value
+    else:
+        raise ScenarioError(f"--set {dotted}: {where} is a value, not a section")
+
+
+def _child(node: object, key: str, dotted: str, where: str, *, create: bool) -> object:
+    if isinstance(node, list):
+        return node[_list_index(node, key, dotted, where)]
+    if not isinstance(node, dict):
+        raise ScenarioError(f"--set {dotted}: {where} is a value, not a section")
+    return node.setdefault(key, {}) if create else node[key]
+
+
+def _list_index(items: list, key: str, dotted: str, where: str) -> int:
+    if not re.fullmatch(r"\d+", key):
+        raise ScenarioError(f"--set {dotted}: {where} is a list; index it by number (e.g. {where}.0)")
+    index = int(key)
+    if index >= len(items):
+        have = f"indices 0 to {len(items) - 1}" if items else "it is empty"
+        raise ScenarioError(f"--set {dotted}: {where} has no entry {index} ({have})")
+    return index
 
 
 def format_validation_error(path: Path, exc: ValidationError) -> str:
@@ -411,7 +571,7 @@ def format_validation_error(path: Path, exc: ValidationError) -> str:
     return f"{path}: invalid scenario ({len(problems)} problems): " + "; ".join(problems)
 
 
-def _located(err: dict) -> str:
+def _located(err: Any) -> str:
     """`field.path: problem` for one pydantic error."""
     loc = ".".join(str(p) for p in err["loc"] if not _is_union_tag(p)) or "(top level)"
     msg = err["msg"].removeprefix("Value error, ")
@@ -426,5 +586,5 @@ def _located(err: dict) -> str:
 
 def _is_union_tag(part: object) -> bool:
     return isinstance(part, str) and part in {
-        "pod-kill", "pod-delete", "pause", "partition", "packet-loss", "latency", "bandwidth"
+        "pod-kill", "pod-delete", "pause", "partition", "packet-loss", "latency", "bandwidth", "upgrade"
     }

@@ -18,7 +18,7 @@ from typing import Callable
 import redis
 
 from harness import roles
-from harness.platforms.base import Deployment, Pod
+from harness.deployment import Deployment, Pod
 from harness.redisconn import pod_client
 from harness.rundir import EventLog
 from harness.poll import join_all

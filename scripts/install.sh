@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Install what redis-harness needs and is missing: Debian packages (servers, tools, network
-# plumbing; Chromium and shellcheck for the tests) and a virtualenv at .venv with the package and its
+# plumbing; Chromium, shellcheck and prometheus-redis-exporter for the tests) and a virtualenv at .venv with the package and its
 # Python dependencies. Idempotent: a second run installs nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(redis-server redis-sentinel redis-tools iptables iproute2 procps python3-venv)
 if [[ "${WITH_TEST_DEPS:-0}" == 1 ]]; then
-  APT_PACKAGES+=(chromium shellcheck)  # the report render test; the start-script lint test
+  # the report render test; the start-script lint test; the metrics component's exporter, run locally
+  APT_PACKAGES+=(chromium shellcheck prometheus-redis-exporter)
 fi
 
 missing=()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import random
 import secrets
+import socket
 import shutil
 import json
 import subprocess
@@ -13,9 +15,9 @@ from typing import Iterator
 
 import pytest
 
-from harness.platforms import netns
-from harness.platforms.base import state_root
-from harness.platforms.local import LocalPlatform, process_alive
+from harness.platforms.local import netns
+from harness.deployment import state_root
+from harness.platforms.local.platform import LocalPlatform, process_alive
 from harness.scenario import Topology
 
 pytest_plugins = ["tests.skipguard"]  # CI=true: a skip outside its allow-list fails the run
@@ -39,7 +41,7 @@ _cluster_problem: list[str | None] = []  # asked once per session: None = the AP
 
 def _cluster_answers() -> str | None:
     if not _cluster_problem:
-        from harness.platforms.kubernetes import KubernetesPlatform
+        from harness.platforms.kubernetes.platform import KubernetesPlatform
 
         try:
             KubernetesPlatform().server_version()
@@ -124,3 +126,17 @@ def deploy(local_platform):
     for deployment in made:
         local_platform.teardown(deployment)
         assert_gone(local_platform, deployment)
+
+
+def free_port() -> int:
+    """A free 127.0.0.1 port whose cluster-bus twin (port + 10000) is free too; below 55536 as Redis wants."""
+    for _ in range(200):
+        port = random.randint(20000, 45000)
+        try:
+            with socket.socket() as a, socket.socket() as b:
+                a.bind(("127.0.0.1", port))
+                b.bind(("127.0.0.1", port + 10000))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no free port pair found")

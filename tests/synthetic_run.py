@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from harness.rundir import HISTORY_COLUMNS, RunDir
+from harness.checker.checks import DRIVER_LOGS
+from harness.rundir import HISTORY_COLUMNS, SERIES_COLUMNS, RunDir
 from harness.scenario import Scenario
 
-SERIES_COLUMNS = ["t_s", "driver", "ok", "fail", "info", "p50_ms", "p90_ms", "p99_ms", "max_ms"]
 PROBE_CLIENTS = 3
 PROBE_TIMEOUT_S = 0.5
 LOAD_START_S = 2.0
@@ -400,7 +400,7 @@ def _summary(run_id: str, scenario: Scenario, plan: _Plan, series: dict[str, pd.
 
 def _checks(series: dict[str, pd.DataFrame], partial: bool) -> list[dict[str, Any]]:
     """Every synthetic driver ran and served requests; only a partial run fails a check."""
-    logs = {"locust": "raw/locust.log", "redis-benchmark": "raw/redis-benchmark.out", "probe": "events.jsonl"}
+    logs = DRIVER_LOGS
     completed = {"name": "run completed", "status": "fail" if partial else "pass",
                  "detail": "status running" if partial else "complete", "log": "meta.json" if partial else None}
     return [completed] + [{"name": "probe" if d == "probe" else f"driver {d}", "status": "pass",

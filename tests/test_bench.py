@@ -28,6 +28,9 @@ ON_SERVERS = [needs_redis, needs_root]
     pytest.param("bench_deploy.py", id="deploy", marks=ON_SERVERS),
     pytest.param("bench_probe.py", id="probe", marks=ON_SERVERS),
     pytest.param("bench_load.py", id="load", marks=[*ON_SERVERS, pytest.mark.slow]),
+    pytest.param("openloop_vs_redis_benchmark.py", id="openloop", marks=[*ON_SERVERS, pytest.mark.slow]),
+    pytest.param("openloop_clients.py", id="openloop-clients", marks=ON_SERVERS),
+    pytest.param("bench_tls.py", id="tls", marks=ON_SERVERS),
 ])
 def test_bench_quick_mode_is_correct(script):
     done = subprocess.run([sys.executable, str(ROOT / "bench" / script), "--quick"], cwd=ROOT,

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from harness import chaostoolkit as ctk
-from harness.platforms.base import Deployment
+from harness.deployment import Deployment
 from harness.poll import wait_until
 from tests.conftest import needs_redis, needs_root
 from tests.test_nemesis import assert_no_fault_left

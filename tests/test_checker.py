@@ -320,7 +320,7 @@ def test_an_empty_history_gives_zeros(run, history_text):
 
     assert summary["writes"] == {"attempted": 0, "acknowledged": 0, "failed": 0, "unknown": 0, "lost": 0,
                                  "lost_sample": [], "acknowledged_by_demoted_primary": 0,
-                                 "acknowledged_by_demoted_primary_lost": 0, "unchecked": 0}
+                                 "acknowledged_by_demoted_primary_lost": 0, "unchecked": 0, "lost_by_pod": {}}
     assert summary["latency_ms"] == {"p50": 0.0, "p90": 0.0, "p99": 0.0, "p999": 0.0, "max": 0.0}
     assert summary["throughput"]["by_driver"] == {
         "probe": {"baseline_ops_per_s": 0.0, "during_fault_ops_per_s": 0.0, "recovered_ops_per_s": 0.0}}
@@ -649,7 +649,7 @@ def test_new_primary_is_the_pod_name_when_sentinel_announces_a_dns_name(run):
 
 
 def test_the_runner_writes_each_pods_aliases_into_meta():
-    from harness.platforms.base import Deployment, Pod
+    from harness.deployment import Deployment, Pod
     from harness.runner import _meta_pods
 
     pods = [Pod("redis-0", "redis", "127.0.0.1", 40001), Pod("redis-1", "redis", "127.0.0.1", 40002)]

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from harness.checker import analyze
-from harness.checker.checks import LOCUST_MAX_ERROR_RATIO, RunFacts, evaluate, headline_lines, verdict
+from harness.checker.checks import LOCUST_MAX_ERROR_RATIO, RunFacts, evaluate, verdict
+from harness.rundir import headline_lines
 from harness.report import build_report
 from harness.scenario import Scenario
 from harness.rundir import RunDir
 from tests.synthetic_run import make_run
+
+ROOT = Path(__file__).resolve().parent.parent
 
 SCENARIO = Scenario.model_validate({"name": "c", "duration_s": 10, "topology": {"kind": "standalone"},
                                     "workload": {"locust": {"enabled": True}}})
@@ -93,3 +99,44 @@ def test_dead_driver_in_a_run_directory_reaches_summary_junit_and_html(tmp_path:
     assert 'id="failed-checks"' in page and f"{run}/raw/locust.log" in page
     junit = RunDir(run).junit.read_text()
     assert 'name="driver locust"' in junit and "CheckFailed" in junit
+
+
+@pytest.mark.parametrize(("lost", "expected"), [(0, 0), (3, 1)])
+def test_report_command_exits_like_run(tmp_path: Path, lost: int, expected: int):
+    """`redis-harness report` on a kept run is a CI gate too: 1 when the re-checked verdict is fail."""
+    run = make_run(tmp_path / "run", duration_s=30, lost_writes=lost, slos={"max_lost_writes": 0},
+                   write_summary=False)
+    done = subprocess.run([sys.executable, "-m", "harness.cli", "report", str(run)], capture_output=True,
+                          text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == expected, done.stdout + done.stderr
+    assert f"verdict: {'pass' if expected == 0 else 'fail'}" in done.stdout
+
+
+def test_a_sentinel_in_tilt_mode_during_the_run_fails_it(tmp_path: Path):
+    """A sentinel whose event loop stalled (TILT: it acts on nothing for 30 s) makes the run not count; read
+    from the sentinels' own logs, as the checker reads them. A TILT entered 30 s or more before t = 0 is
+    over when the load starts."""
+    from dataclasses import replace
+
+    from harness.checker.server_logs import sentinel_log_events
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    start = 1_796_054_900.0  # meta start_wall: 2026-11-30 16:08:20 UTC
+
+    def line(offset_s: float, text: str) -> str:
+        stamp = pd.Timestamp(start + offset_s, unit="s").strftime("%d %b %Y %H:%M:%S.%f")[:-3]
+        return f"13:X {stamp} # {text}\n"
+
+    (logs / "sentinel-0.log").write_text(line(-40, "+tilt #tilt mode entered") + line(-10, "-tilt #tilt mode exited")
+                                         + line(12, "+sdown master mymaster 10.0.0.1 6379"))
+    (logs / "sentinel-1.log").write_text(line(-5, "+tilt #tilt mode entered") + line(25, "-tilt #tilt mode exited"))
+    meta = {"start_wall": start, "utc_offset_s": 0}
+    tilted = by_name(evaluate(replace(facts([]), sentinel_log=sentinel_log_events(logs, meta))))
+    check = tilted["sentinels out of TILT"]
+    assert check["status"] == "fail" and "sentinel-1 at -5.0 s" in check["detail"], check
+    assert "sentinel-0" not in check["detail"] and check["log"] == "logs/sentinel-1.log"
+    (logs / "sentinel-1.log").unlink()
+    calm = by_name(evaluate(replace(facts([]), sentinel_log=sentinel_log_events(logs, meta))))
+    assert calm["sentinels out of TILT"]["status"] == "pass"
+    assert "sentinels out of TILT" not in by_name(evaluate(facts([])))  # no sentinel logs: not a sentinel run

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness.platforms.base import Deployment
+from harness.deployment import Deployment
 from tests.conftest import needs_redis, needs_root
 
 pytestmark = [needs_redis, needs_root]

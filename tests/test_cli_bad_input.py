@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from harness import cli
-from harness.platforms.base import Deployment
+from harness.deployment import Deployment
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = str(ROOT / "scenarios" / "sentinel-primary-kill.yaml")
@@ -37,7 +37,27 @@ CASES = [
      "topology.replicas: Input should be a valid integer"),
     ("run-set-unknown-path", ["run", SCENARIO, "--set", "topology.colour=red"], "topology.colour: unknown field"),
     ("run-set-into-value", ["run", SCENARIO, "--set", "duration_s.x=1"], "--set duration_s.x: duration_s is a value"),
+    ("run-set-list-by-name", ["run", SCENARIO, "--set", "faults.first.at_s=8"],
+     "--set faults.first.at_s: faults is a list; index it by number (e.g. faults.0)"),
+    ("run-set-list-out-of-range", ["run", SCENARIO, "--set", "faults.7.at_s=8"],
+     "--set faults.7.at_s: faults has no entry 7 (indices 0 to 0)"),
     ("run-set-bad-yaml", ["run", SCENARIO, "--set", "slos={"], "--set 'slos={': the value is not valid YAML"),
+    ("run-workers-local", ["run", SCENARIO, "--set", "workload.locust.workers=2"],
+     "workload.locust.workers: Locust workers run as pods in a Kubernetes cluster; the local platform"),
+    ("run-workers-zero", ["run", SCENARIO, "--platform", "kubernetes", "--set", "workload.locust.workers=0"],
+     "workload.locust.workers: Input should be greater than or equal to 1"),
+    ("run-workers-without-locust", ["run", SCENARIO, "--platform", "kubernetes", "--set", "workload.locust.workers=2",
+                                    "--set", "workload.locust.enabled=false"],
+     "workload.locust.workers: in-cluster Locust workers need the Locust load itself (enabled: true)"),
+    ("run-workers-processes", ["run", SCENARIO, "--platform", "kubernetes", "--set", "workload.locust.workers=2",
+                               "--set", "workload.locust.processes=2"],
+     "workload.locust.processes: each in-cluster worker pod runs one Locust process; scale with workers"),
+    ("run-benchmark-job-local", ["run", SCENARIO, "--set", "workload.redis_benchmark.enabled=true", "--set",
+                                 "workload.redis_benchmark.in_cluster=true"],
+     "workload.redis_benchmark.in_cluster: the Job runs in a Kubernetes cluster; the local platform"),
+    ("run-benchmark-job-without-benchmark", ["run", SCENARIO, "--platform", "kubernetes", "--set",
+                                             "workload.redis_benchmark.in_cluster=true"],
+     "workload.redis_benchmark.in_cluster: an in-cluster redis-benchmark Job needs the redis-benchmark load"),
     ("run-dry-run-local", ["run", SCENARIO, "--dry-run"], "--dry-run prints a Kubernetes plan: use it with --platform"),
     ("run-unknown-platform", ["run", SCENARIO, "--platform", "mars"], "--platform: invalid choice: 'mars'"),
     ("run-set-unknown-platform", ["run", SCENARIO, "--set", "platform=mars"], "platform: Input should be 'local'"),
@@ -53,6 +73,16 @@ CASES = [
     ("compare-missing", ["compare", "{tmp}/a", "{tmp}/b"], "{tmp}/a: no such run directory"),
     ("compare-empty", ["compare", "{tmp}/inputs/empty", "{tmp}/inputs/empty"], "{tmp}/inputs/empty: no summary.json"),
     ("unknown-command", ["explode"], "invalid choice: 'explode'"),
+    ("run-tls-server-without-tls", ["run", SCENARIO, "--set", "topology.tls=true", "--set", "topology.server=redis-6.2"],
+     "topology.tls: topology.server 'redis-6.2': redis 6.2.5"),
+    ("run-tls-upgrade-to-server-without-tls", ["run", str(ROOT / "scenarios" / "upgrade-cluster-7.0-to-valkey-9.1.yaml"),
+                                               "--set", "topology.tls=true"], "faults.0.to 'valkey-9.1': valkey 9.1"),
+    ("run-tls-kubernetes", ["run", SCENARIO, "--set", "topology.tls=true", "--platform", "kubernetes"],
+     "topology.tls: TLS is built for the local platform only"),
+    ("run-tls-naive", ["run", str(ROOT / "scenarios" / "naive-deployment.yaml"), "--set", "topology.tls=true"],
+     "topology.tls: the naive topology's Service is measured without TLS"),
+    ("capacity-tls-variant-without-tls", ["run", str(ROOT / "scenarios" / "capacity-tls.yaml"), "--set",
+                                          "topology.server=valkey-9.1"], "sweep.variants.1.topology.tls"),
 ]
 
 
@@ -97,3 +127,13 @@ def test_unexpected_exception_exits_3_with_a_log(monkeypatch, capsys, tmp_path):
     assert len(err) == 1 and "RuntimeError: something nobody expected" in err[0] and "Traceback" not in err[0]
     log = Path(err[0].rsplit("traceback in ", 1)[1])
     assert log.parent.parent == tmp_path and "Traceback" in log.read_text() and "boom" in log.read_text()
+
+
+def test_closed_stdout_stops_quietly(tmp_path):
+    """`redis-harness ... | head`: the reader going away is not an unexpected error (exit 3, a traceback log)."""
+    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", SCENARIO, "--dry-run", "--platform", "kubernetes"],
+                            cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 141, err.decode()
+    assert err.decode() == ""

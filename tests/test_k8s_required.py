@@ -1,7 +1,7 @@
 """A CI whose Kubernetes tests could not run must fail: `kubernetes` tests skip only where no cluster is
 asked for, and fail where tests/k8s/ci.sh requires one (REDIS_HARNESS_K8S_REQUIRED) but none answers.
 
-Each case runs pytest itself on the real `kubernetes` flagship test, so the hooks of tests/conftest.py
+Each case runs pytest itself on a real `kubernetes` test, so the hooks of tests/conftest.py
 are exercised as CI meets them. No cluster is needed: the point is what happens without one.
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-TEST = "tests/test_kubernetes_platform.py::test_flagship_scenario_runs_on_kubernetes"
+TEST = "tests/test_kubernetes_e2e.py::test_latency_is_refused_before_deploying_with_a_sidecar_image_without_the_delayer"
 
 
 def run_kubernetes_test(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:

@@ -9,9 +9,7 @@ loaded by the redis-server installed here.
 
 from __future__ import annotations
 
-import random
 import shutil
-import socket
 import subprocess
 from pathlib import Path
 
@@ -20,8 +18,8 @@ import pytest
 import redis
 import yaml
 
-from harness.platforms import k8s_manifests
-from harness.platforms.k8s_objects import (
+from harness.platforms.kubernetes import manifests as k8s_manifests
+from harness.platforms.kubernetes.objects import (
     RenderOptions,
     locust_objects,
     pdb_api_version,
@@ -29,9 +27,10 @@ from harness.platforms.k8s_objects import (
     redis_benchmark_job,
     topology_objects,
 )
-from harness.platforms.k8s_scripts import SCRIPTS
+from harness.platforms.kubernetes.scripts import SCRIPTS
 from harness.poll import wait_until
 from harness.scenario import LocustLoad, RedisBenchmarkLoad, Topology, load_scenario
+from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFESTS = ROOT / "manifests"
@@ -54,6 +53,8 @@ def kustomize_dirs() -> list[Path]:
 
 
 def validate(obj: dict, version: str) -> None:
+    if obj["apiVersion"].startswith("monitoring.coreos.com/"):
+        return  # the Prometheus Operator's CRDs have no official schema: tests/test_k8s_components.py
     try:
         kubernetes_validate.validate(obj, version, strict=True)
     except kubernetes_validate.ValidationError as exc:
@@ -61,8 +62,12 @@ def validate(obj: dict, version: str) -> None:
         pytest.fail(f"{obj['kind']} {obj['metadata']['name']} invalid for Kubernetes {version} at {path}: {exc.message}")
 
 
-def scenario_topologies() -> dict[str, Topology]:
+def scenario_topologies(*, with_config: bool = False) -> dict[str, Topology]:
+    """Every bundled scenario's topology and a few built here; `with_config`: only those whose pods read a
+    redis.conf from the ConfigMap (the naive Deployment passes its few settings as arguments)."""
     found = {p.stem: load_scenario(p).topology for p in sorted((ROOT / "scenarios").glob("*.yaml"))}
+    if with_config:
+        found = {k: t for k, t in found.items() if t.kind != "naive"}
     found.update({f"bundled-{k}": t for k, t in k8s_manifests.BUNDLED.items()})
     found["cluster-pv-password"] = Topology(kind="cluster", shards=3, replicas=1, persistent_volumes=True, password="s3cret")
     return found
@@ -72,7 +77,7 @@ def scenario_topologies() -> dict[str, Topology]:
 
 
 def test_manifests_are_the_renderers_output():
-    assert k8s_manifests.differences() == [], "run: python -m harness.platforms.k8s_manifests"
+    assert k8s_manifests.differences() == [], "run: python -m harness.platforms.kubernetes.manifests"
 
 
 def test_every_folder_exists_with_its_kustomization():
@@ -143,6 +148,7 @@ def test_rendered_objects_validate(name, version):
                                 storage_class="standard", run_id="20261125T221000Z-" + name)
         objects = topology_objects(topology, options)
         objects += locust_objects(LocustLoad(enabled=True), topology, options)
+        objects += locust_objects(LocustLoad(enabled=True, workers=2), topology, options, controlled=True)
         objects.append(redis_benchmark_job(RedisBenchmarkLoad(enabled=True, keyspace=1000), topology, options))
         for obj in objects:
             validate(obj, version)
@@ -205,20 +211,6 @@ def test_pods_run_as_non_root_with_probes_limits_and_anti_affinity():
 # --------------------------------------------------------------------------- configs in a real server
 
 
-def free_port() -> int:
-    """A free 127.0.0.1 port whose cluster-bus twin (port + 10000) is free too; below 55536 as Redis wants."""
-    for _ in range(200):
-        port = random.randint(20000, 45000)
-        try:
-            with socket.socket() as a, socket.socket() as b:
-                a.bind(("127.0.0.1", port))
-                b.bind(("127.0.0.1", port + 10000))
-            return port
-        except OSError:
-            continue
-    raise RuntimeError("no free port pair found")
-
-
 def write_scripts(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for name, text in SCRIPTS.items():
@@ -264,7 +256,9 @@ def serve(tmp_path: Path, conf: str, *, sentinel: bool = False, tls_args: list[s
             if not tls_args:
                 return client.ping()
             # redis-cli, as the pods' own scripts use it, speaks TLS with the CA the pods mount
-            out = subprocess.run(["redis-cli", "--tls", "--cacert", tls_args[-1], "-p", str(port), "PING"],
+            tls = Path(tls_args[-1]).parent  # client certificates are required (tls-auth-clients yes)
+            out = subprocess.run(["redis-cli", "--tls", "--cacert", tls_args[-1], "--cert", str(tls / "tls.crt"),
+                                  "--key", str(tls / "tls.key"), "-p", str(port), "PING"],
                                  capture_output=True, text=True, timeout=10).stdout
             return out.strip() == "PONG"
 
@@ -305,11 +299,12 @@ def test_shipped_sentinel_conf_is_accepted(tmp_path):
     assert "sentinel monitor mymaster 127.0.0.1 6379 2" in conf
     assert "sentinel announce-ip sentinel-0.sentinel-headless" in conf
     assert 'sentinel auth-pass mymaster "pw"' in conf
-    serve(tmp_path, conf, sentinel=True)
+    assert 'requirepass "pw"' in conf and 'sentinel sentinel-pass "pw"' in conf  # the sentinels ask for it too
+    serve(tmp_path, conf, sentinel=True, password="pw")
 
 
 @needs_redis
-@pytest.mark.parametrize("name", sorted(scenario_topologies()))
+@pytest.mark.parametrize("name", sorted(scenario_topologies(with_config=True)))
 def test_rendered_confs_are_accepted(tmp_path, name):
     topology = scenario_topologies()[name]
     config = next(o for o in topology_objects(topology) if o["metadata"]["name"] == "redis-config")["data"]

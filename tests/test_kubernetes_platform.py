@@ -6,14 +6,14 @@
 - The sidecar's iptables rules for a partition run in a real pod's network and cut replication.
 - The port-forward relay carries real Redis traffic; role discovery works through it by aliases.
 - Fault plans, capabilities and the dry run are data in, data out.
-- `@pytest.mark.kubernetes` tests need a real cluster: skipped without KUBECONFIG, failed instead where
+- On a real cluster (marked `kubernetes`): tests/test_kubernetes_e2e.py and tests/test_same_truth.py; those skip
+  without KUBECONFIG and fail instead where
   REDIS_HARNESS_K8S_REQUIRED is set (tests/k8s/ci.sh; see tests/conftest.py).
 """
 
 from __future__ import annotations
 
 import os
-import random
 import re
 import shutil
 import socket
@@ -24,22 +24,24 @@ from pathlib import Path
 
 import kubernetes_validate
 import pytest
+from pydantic import TypeAdapter
 import redis
 import yaml
 
 from harness.errors import CapabilityError
-from harness.platforms import k8s_faults as faults
-from harness.platforms.base import Deployment, Pod
-from harness.platforms.k8s_plan import plan, resolve_initial
-from harness.platforms.k8s_portforward import Relay
-from harness.platforms.k8s_scripts import SCRIPTS
-from harness.platforms.kubernetes import KubernetesPlatform, aliases_for, capabilities_for, pod_fqdn
-from harness.platforms.local import LocalPlatform
+from harness.nemesis import latency
+from harness.platforms.kubernetes import faults
+from harness.deployment import Deployment, Pod
+from harness.platforms.kubernetes.plan import plan, resolve_initial
+from harness.platforms.kubernetes.portforward import Relay
+from harness.platforms.kubernetes.scripts import SCRIPTS
+from harness.platforms.kubernetes.platform import KubernetesPlatform, aliases_for, capabilities_for, pod_fqdn
+from harness.platforms.local.platform import LocalPlatform
 from harness.poll import wait_until
 from harness.redisconn import pod_client
 from harness.roles import cluster_shards, current_roles, parse_cluster_nodes, primaries, sentinel_primary
-from harness.scenario import Scenario, Topology, load_scenario
-from tests.conftest import assert_gone, needs_redis, needs_root, unique_id
+from harness.scenario import Fault, Scenario, Topology, load_scenario
+from tests.conftest import assert_gone, free_port, needs_redis, needs_root, unique_id
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -287,7 +289,7 @@ def test_cluster_bootstrap_and_wiped_pod_rejoins(deploy, local_platform, scripts
 def test_nodes_conf_address_update_is_loaded(scripts, tmp_path):
     """A pod restarted with a new IP: the start script rewrites its own line in nodes.conf; the server
     loads the file and reports the new address. (A lone node on loopback: no peers, no traffic.)"""
-    port = random.randint(20000, 45000)
+    port = free_port()
     data = tmp_path / "data"
     data.mkdir()
     argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data), "--cluster-enabled", "yes",
@@ -319,7 +321,7 @@ def test_nodes_conf_address_update_is_loaded(scripts, tmp_path):
 
 @needs_redis
 def test_relay_carries_redis_traffic_and_closes(tmp_path):
-    port = random.randint(20000, 45000)
+    port = free_port()
     proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                              "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
     relay = Relay(lambda: socket.create_connection(("127.0.0.1", port), timeout=5))
@@ -420,7 +422,42 @@ def test_backend_choice_and_refusals():
         faults.choose_backend("bandwidth", sidecar=True, chaos_mesh=False, preferred="chaos-mesh")
     caps = capabilities_for(sidecar=False, chaos_mesh=False)
     assert caps["pod-kill"] is None and caps["partition"] is None and "Chaos Mesh" in caps["packet-loss"]
-    assert all(v is None for v in capabilities_for(sidecar=True, chaos_mesh=False).values())
+    with_sidecar = capabilities_for(sidecar=True, chaos_mesh=False)
+    assert all(v is None for v in with_sidecar.values())  # which upgrade drills: refusals (test_drill_refusals)
+    # a sidecar image without the latency delayer: latency is refused (before deploying), the rest is not
+    other = capabilities_for(sidecar=True, chaos_mesh=False, delayer=False)
+    assert "redis-harness-delayer" in other["latency"] and "SIDECAR_IMAGE" in other["latency"], other
+    assert [k for k, v in other.items() if v] == ["latency"]
+    assert faults.choose_backend("latency", sidecar=True, chaos_mesh=True, delayer=False) == "chaos-mesh"
+    assert faults.sidecar_ships_delayer("redis-harness-netfault:0.1.0")
+    assert faults.sidecar_ships_delayer("registry.example:5000/team/redis-harness-netfault@sha256:00")
+    assert faults.sidecar_ships_delayer("docker.io/redis-harness/netfault:1")
+    assert not faults.sidecar_ships_delayer("nicolaka/netshoot:v0.13")
+
+
+def test_latency_on_kubernetes_is_the_local_delayer_in_the_sidecar():
+    """The same NFQUEUE delayer as the local platform (no sch_netem needed), started before its queue
+    rule, stopped by its queue's command line; the seed is derived, so the dry run shows the live plan."""
+    fault = TypeAdapter(Fault).validate_python({"kind": "latency", "delay_ms": 40, "jitter_ms": 5,
+                                                "target": {"pod": "redis-0"}, "at_s": 1, "duration_s": 5})
+    peers = peers_for(SENTINEL3, ["redis-0"])
+    kinds = {p: ("sentinel" if p.startswith("sentinel") else "redis") for p in SENTINEL3.pod_names()}
+    made = faults.plan_fault("3.0", fault, peers, pod_kinds=kinds, sidecar=True, chaos_mesh=False, preferred="auto",
+                             namespace="ns")
+    again = faults.plan_fault("3.0", fault, peers, pod_kinds=kinds, sidecar=True, chaos_mesh=False, preferred="auto",
+                              namespace="ns")
+    assert made == again and made.backend == "sidecar" and made.pods == ["redis-0"]
+    script = made.inject[0].params["argv"][2]
+    queue = latency.queue_number("3.0")
+    assert script.index(f"redis-harness-delayer --queue={queue} --delay-ms=40 --jitter-ms=5") < \
+        script.index(f"-j NFQUEUE --queue-num {queue} --queue-bypass")
+    assert "--lifetime-s=65" in script and "netem" not in script
+    heal = made.heal[0].params["argv"][2]
+    assert f"redis-harness-delayer --queue={queue} " in heal and "kill -TERM" in heal
+    assert "NFQUEUE" in made.checks[0].params["argv"][2]
+    with pytest.raises(CapabilityError, match="redis-harness-delayer"):
+        faults.plan_fault("3.0", fault, peers, pod_kinds=kinds, sidecar=True, chaos_mesh=False, preferred="auto",
+                          namespace="ns", delayer=False)
 
 
 def test_sidecar_partition_rules():
@@ -445,7 +482,6 @@ def test_sidecar_partition_rules():
 def test_plan_fault_covers_every_kind_and_round_trips():
     """One planner for the live run and the dry run: every kind plans, and the plan survives the plain
     data the nemesis keeps (so another process can heal it)."""
-    from pydantic import TypeAdapter
 
     from harness.scenario import Fault
 
@@ -468,9 +504,9 @@ def test_plan_fault_covers_every_kind_and_round_trips():
                              sidecar=True, chaos_mesh=False, preferred="auto", namespace="ns")
     script = only.inject[0].params["argv"][2]
     assert f"-s {peers.ips['redis-1']} -m statistic" in script and f"-s {peers.ips['redis-2']}" not in script
-    both = faults.plan_netem_sidecar("5.2", "bandwidth", "redis-0", {"rate_kbit": 800, "direction": "both"}, 5)
+    both = faults.plan_shaping_sidecar("5.2", "bandwidth", "redis-0", {"rate_kbit": 800, "direction": "both"}, 5)
     assert "type ifb" in both.inject[0].params["argv"][2] and "htb" in both.inject[0].params["argv"][2]
-    egress = faults.plan_netem_sidecar("5.3", "bandwidth", "redis-0", {"rate_kbit": 800, "direction": "egress"}, 5)
+    egress = faults.plan_shaping_sidecar("5.3", "bandwidth", "redis-0", {"rate_kbit": 800, "direction": "egress"}, 5)
     assert "type ifb" not in egress.inject[0].params["argv"][2]
 
 
@@ -508,6 +544,7 @@ def test_chaos_mesh_objects():
 def test_pause_plans():
     sleep = faults.plan_pause("4.0", "redis-0", duration_s=5, method="debug-sleep", kind="redis", sidecar=False)
     assert "DEBUG SLEEP 5" in sleep.inject[0].params["argv"][2] and sleep.inject[0].params["container"] == "redis"
+    assert "REDISCLI_AUTH" in sleep.inject[0].params["argv"][2] and " -a " not in sleep.inject[0].params["argv"][2]
     with pytest.raises(CapabilityError):
         faults.plan_pause("4.1", "sentinel-0", duration_s=5, method="debug-sleep", kind="sentinel", sidecar=True)
     with pytest.raises(CapabilityError, match="sidecar"):
@@ -566,6 +603,12 @@ def bundled_scenarios() -> list[Scenario]:
                    {"kind": "latency", "delay_ms": 50, "target": {"role": "primary"}, "at_s": 12, "duration_s": 5},
                    {"kind": "pause", "method": "debug-sleep", "target": {"pod": "redis-1"}, "at_s": 20, "duration_s": 3,
                     "every_s": 4, "count": 2}]}))
+    found.append(load_scenario(ROOT / "scenarios" / "sentinel-primary-kill.yaml",
+                               {"name": "flagship-in-cluster-locust", "platform": "kubernetes",
+                                "workload.locust.workers": 2}))
+    found.append(load_scenario(ROOT / "scenarios" / "sentinel-primary-kill.yaml",
+                               {"name": "flagship-benchmark-job", "platform": "kubernetes",
+                                "workload.redis_benchmark": {"enabled": True, "in_cluster": True, "requests": None}}))
     return found
 
 
@@ -575,17 +618,87 @@ def test_dry_run_prints_a_complete_plan(scenario, version):
     text = plan(scenario, server_version=version)
     objects = [doc for doc in yaml.safe_load_all(text) if doc]
     kinds = [o["kind"] for o in objects]
-    assert kinds[0] == "Namespace" and "StatefulSet" in kinds
+    naive = scenario.topology.kind == "naive"  # the lesson: a Deployment and a Service, no PDB
+    assert kinds[0] == "Namespace" and ("StatefulSet" in kinds) != naive
     pdb = {o["apiVersion"] for o in objects if o["kind"] == "PodDisruptionBudget"}
-    assert pdb == {"policy/v1beta1" if version == "1.20" else "policy/v1"}
+    assert pdb == (set() if naive else {"policy/v1beta1" if version == "1.20" else "policy/v1"})
     if version == "1.30":
         for obj in objects:
             kubernetes_validate.validate(obj, version, strict=True)
     firings = sum(len(f.firings()) for f in scenario.faults)
     assert len(re.findall(r"^# fault \d+\.\d+: ", text, flags=re.M)) == firings
     assert text.count("#   inject: ") + text.count("#   REFUSED: ") >= firings
-    assert ("Deployment" in kinds) == scenario.workload.locust.enabled
+    # Locust's master and workers are objects only in the cluster (workers); else it runs on the harness's machine
+    assert ("Deployment" in kinds) == (bool(scenario.workload.locust.workers) or naive)
     assert text.rstrip().splitlines()[-1].startswith("# teardown: DELETE /api/v1/namespaces/rh-")
+
+
+def test_dry_run_plans_in_cluster_locust_as_a_run_makes_it():
+    """With workers: a master the harness starts at t = 0 (web port, no --headless, no run time of its
+    own), N workers writing their per-second files, the fixture's image when the environment names it."""
+    flagship = next(s for s in bundled_scenarios() if s.name == "flagship-in-cluster-locust")
+    text = plan(flagship, locust_image="redis-harness/locust:1")
+    objects = {o["metadata"]["name"]: o for o in yaml.safe_load_all(text) if o and o["kind"] == "Deployment"}
+    master, worker = (objects[n]["spec"]["template"]["spec"]["containers"][0] for n in ("locust-master", "locust-worker"))
+    assert "--headless" not in master["args"] and "--run-time" not in master["args"]
+    assert {"name": "web", "containerPort": 8089, "protocol": "TCP"} in master["ports"]
+    assert objects["locust-worker"]["spec"]["replicas"] == 2
+    assert {"name": "REDIS_HARNESS_SECONDS_DIR", "value": "/out"} in worker["env"]
+    assert master["image"] == worker["image"] == "redis-harness/locust:1"
+    assert "# waits: " in text and "2 workers connected; at t=0 POST /swarm" in text
+    harness_side = plan(load_scenario(ROOT / "scenarios" / "sentinel-primary-kill.yaml", {"platform": "kubernetes"}))
+    assert "locust-master" not in harness_side and "# locust: runs on the harness's machine" in harness_side
+    benchmark = plan(next(s for s in bundled_scenarios() if s.name == "built-in-partition-reject"))
+    assert "kind: Job" not in benchmark and "# redis-benchmark: runs on the harness's machine" in benchmark
+
+
+def test_dry_run_plans_the_redis_benchmark_job_as_a_run_makes_it():
+    """With in_cluster: a Job that waits at its gate, asks the sentinels for the primary, loops (-l) with no
+    --csv (its progress lines are the series), gets the password by -a, and is bounded (activeDeadlineSeconds);
+    the shipped manifest's Job stays the plain one."""
+    job_run = next(s for s in bundled_scenarios() if s.name == "flagship-benchmark-job")
+    text = plan(job_run)
+    jobs = [o for o in yaml.safe_load_all(text) if o and o["kind"] == "Job"]
+    assert len(jobs) == 1 and jobs[0]["spec"]["activeDeadlineSeconds"] >= job_run.duration_s
+    script = jobs[0]["spec"]["template"]["spec"]["containers"][0]["command"][2]
+    assert "/gate/go" in script and "SENTINEL get-master-addr-by-name" in script and " -l" in script
+    assert "--csv" not in script and '-a "$REDIS_PASSWORD"' in script and "tr '\\r' '\\n'" in script
+    assert jobs[0]["spec"]["template"]["metadata"]["labels"]["redis-harness/client"] == "true"
+    assert "Job redis-benchmark's pod Running at its gate" in text
+    shipped = (ROOT / "manifests" / "load" / "job-redis-benchmark.yaml").read_text()
+    assert "--csv" in shipped and "/gate" not in shipped
+
+
+@pytest.mark.parametrize("changes, problem", [
+    ({"workload.redis_benchmark.in_cluster": True}, "the local platform runs redis-benchmark on this machine"),
+    ({"platform": "kubernetes", "workload.redis_benchmark": {"enabled": False, "in_cluster": True}},
+     "needs the redis-benchmark load itself"),
+])
+def test_in_cluster_benchmark_refused_where_it_cannot_run(changes, problem):
+    from harness.errors import ScenarioError
+
+    with pytest.raises((ScenarioError, ValueError), match=problem):
+        load_scenario(ROOT / "scenarios" / "standalone-capacity.yaml", changes)
+
+
+def test_in_cluster_locust_image_and_cpu_from_the_environment():
+    """REDIS_HARNESS_K8S_LOCUST_IMAGE / _LOCUST_CPU reach the Locust pods; a request never exceeds the limit;
+    a CPU quantity that is none is refused when the platform is made, before anything is deployed."""
+    from harness.errors import ScenarioError
+    from harness.platforms.kubernetes.objects import locust_objects
+    from harness.platforms.kubernetes.platform import options_from_env
+    from harness.scenario import LocustLoad
+
+    load, topology = LocustLoad(enabled=True, workers=2), Topology(kind="sentinel", replicas=2)
+    for cpu, request in (("500m", "200m"), ("100m", "100m")):
+        platform = KubernetesPlatform(**options_from_env({"REDIS_HARNESS_K8S_LOCUST_IMAGE": "loc:1",
+                                                          "REDIS_HARNESS_K8S_LOCUST_CPU": cpu}))
+        for obj in locust_objects(load, topology, platform.options, controlled=True)[1:]:
+            container = obj["spec"]["template"]["spec"]["containers"][0]
+            assert container["image"] == "loc:1"
+            assert (container["resources"]["limits"]["cpu"], container["resources"]["requests"]["cpu"]) == (cpu, request)
+    with pytest.raises(ScenarioError, match="not a CPU quantity: 'lots'"):
+        KubernetesPlatform(locust_cpu="lots")
 
 
 def test_dry_run_fault_operations():
@@ -596,7 +709,10 @@ def test_dry_run_fault_operations():
     assert "DEBUG SLEEP 3" in without and "# fault 2.1: pause at 24s until 27s" in without
     with_sidecar = plan(reject, fault_sidecar=True)
     assert "REFUSED" not in with_sidecar
-    assert "--reject-with tcp-reset" in with_sidecar and "tc qdisc add dev eth0 root netem delay 50ms" in with_sidecar
+    assert "--reject-with tcp-reset" in with_sidecar and "redis-harness-delayer --queue=" in with_sidecar
+    assert "netem" not in with_sidecar
+    netshoot = plan(reject, fault_sidecar=True, sidecar_image="nicolaka/netshoot:v0.13")
+    assert "#   REFUSED: latency on Kubernetes needs the latency delayer in the fault sidecar" in netshoot
     kill = plan(load_scenario(ROOT / "scenarios" / "cluster-shard-primary-kill.yaml")) if \
         (ROOT / "scenarios" / "cluster-shard-primary-kill.yaml").exists() else None
     if kill:
@@ -605,107 +721,20 @@ def test_dry_run_fault_operations():
 
 def test_initial_target_resolution():
     cluster = Topology(kind="cluster", shards=3, replicas=1)
-    from harness.scenario import Target
+    from harness.scenario import FaultTarget
 
-    assert resolve_initial(cluster, Target(role="primary", shard=2)) == ["redis-4"]
-    assert resolve_initial(cluster, Target(role="replica", shard=0)) == ["redis-1"]
-    assert resolve_initial(SENTINEL3, Target(role="sentinel")) == ["sentinel-0"]
-    assert resolve_initial(SENTINEL3, Target(pod="redis-2")) == ["redis-2"]
+    assert resolve_initial(cluster, FaultTarget(role="primary", shard=2)) == ["redis-4"]
+    assert resolve_initial(cluster, FaultTarget(role="replica", shard=0)) == ["redis-1"]
+    assert resolve_initial(SENTINEL3, FaultTarget(role="sentinel")) == ["sentinel-0"]
+    assert resolve_initial(SENTINEL3, FaultTarget(pod="redis-2")) == ["redis-2"]
 
 
 # --------------------------------------------------------------------------- on a real cluster
 
 
-@pytest.mark.kubernetes
-@pytest.mark.parametrize("kind", ["standalone", "sentinel", "cluster"])
-def test_deploy_serves_and_tears_down(kind):
-    topology = {"standalone": Topology(kind="standalone"),
-                "sentinel": Topology(kind="sentinel", replicas=2, sentinels=3),
-                "cluster": Topology(kind="cluster", shards=3, replicas=1)}[kind]
-    platform = KubernetesPlatform(image=os.environ.get("REDIS_HARNESS_K8S_IMAGE"),
-                                  access=os.environ.get("REDIS_HARNESS_K8S_ACCESS", "auto"),
-                                  ready_timeout_s=float(os.environ.get("REDIS_HARNESS_K8S_TIMEOUT", "300")))
-    deployment = platform.deploy(topology, unique_id(f"k8s-{kind}"), owner_pid=os.getpid())
-    namespace = deployment.extra["namespace"]
-    try:
-        primary = primaries(deployment)[None if kind != "cluster" else 0]
-        client = pod_client(deployment, primary, timeout=5)
-        client.set("k8s-e2e", "ok")
-        assert client.get("k8s-e2e") == "ok"
-        if kind == "sentinel":
-            assert sentinel_primary(deployment).name == "redis-0"
-    finally:
-        platform.teardown(deployment)
-    from kubernetes import client as k8s_client
-
-    with pytest.raises(k8s_client.ApiException) as gone:
-        platform.api.core.read_namespace(namespace)
-    assert gone.value.status == 404
-
-
-@pytest.mark.kubernetes
-def test_primary_pod_kill_promotes_a_replica(tmp_path):
-    platform = KubernetesPlatform(image=os.environ.get("REDIS_HARNESS_K8S_IMAGE"),
-                                  access=os.environ.get("REDIS_HARNESS_K8S_ACCESS", "auto"))
-    deployment = platform.deploy(Topology(kind="sentinel", replicas=2, sentinels=3, down_after_ms=1000,
-                                          failover_timeout_ms=5000), unique_id("k8s-kill"), owner_pid=os.getpid())
-
-    def evidence() -> str:
-        """On a timeout: the roles now, the pods that are not ready, and what the sentinels logged."""
-        platform.collect_logs(deployment, tmp_path / "logs")
-        said = [f"{log.stem}: {line}" for log in sorted((tmp_path / "logs").glob("sentinel-*.log"))
-                for line in log.read_text().splitlines() if " # " in line or " * +" in line]
-        return (f"roles: {current_roles(deployment)}\n{platform.diagnose(deployment.extra['namespace'])}\n"
-                + "\n".join(said[-60:]))
-
-    try:
-        old = sentinel_primary(deployment)
-        platform.kill_pod(deployment, old)
-        new = wait_until(lambda: (p := sentinel_primary(deployment)) is not None and p.name != old.name and p,
-                         timeout=120, what="a replica to be promoted", describe_failure=evidence)
-        platform.start_pod(deployment, old)
-        role = wait_until(lambda: next(r for r in current_roles(deployment) if r.pod == old.name).role == "replica",
-                          timeout=120, what=f"{old.name} to come back as a replica", describe_failure=evidence)
-        assert role and new.name != old.name
-    finally:
-        platform.teardown(deployment)
-
-
-@pytest.mark.kubernetes
-def test_flagship_scenario_runs_on_kubernetes(tmp_path):
-    """`redis-harness run scenarios/sentinel-primary-kill.yaml --platform kubernetes`: the primary pod is
-    deleted, a replica is promoted, and the run passes as it does locally: exit 0, verdict pass, Locust
-    load before the fault, the new primary named as a pod, and the pods' own logs kept as evidence."""
-    import json
-    import sys
-
-    out = tmp_path / "run"
-    proc = subprocess.run([sys.executable, "-m", "harness.cli", "run", str(ROOT / "scenarios/sentinel-primary-kill.yaml"),
-                           "--platform", "kubernetes", "--out", str(out)], capture_output=True, text=True, timeout=600,
-                          cwd=ROOT)
-    assert (out / "summary.json").exists(), proc.stderr[-3000:]
-    summary = json.loads((out / "summary.json").read_text())
-    failover, writes = summary["failover"][0], summary["writes"]
-    locust = summary["throughput"]["by_driver"].get("locust", {})
-    print(f"\nflagship on Kubernetes: exit {proc.returncode}, verdict {summary['verdict']}, unavailable "
-          f"{failover['unavailable_s']} s (detected {failover['detected_s']}, promoted {failover['promoted_s']}), "
-          f"new primary {failover['new_primary']}; {writes['lost']} of {writes['acknowledged']} acknowledged lost; "
-          f"Locust baseline {locust.get('baseline_ops_per_s')} ops/s; degraded {summary['degraded']}")
-    assert summary["platform"] == "kubernetes" and not summary["partial"], proc.stderr[-3000:]
-    assert proc.returncode == 0 and summary["verdict"] == "pass", (summary.get("checks"), summary["slo"], summary["degraded"], proc.stderr[-3000:])
-    assert (locust.get("baseline_ops_per_s") or 0) > 0, summary["throughput"]
-    # the pods' logs, copied before the namespace went: the sentinels saw the failover, and the deleted
-    # primary's log (read just before the delete) precedes its new incarnation's
-    switched = [f.name for f in (out / "logs").glob("sentinel-*.log") if "+switch-master" in f.read_text()]
-    assert switched, sorted(p.name for p in (out / "logs").iterdir())
-    assert (out / "logs" / "redis-0.log").read_text().count("# redis-harness: pod redis-0 (uid") >= 2
-    pods = [p["name"] for p in json.loads((out / "meta.json").read_text())["pods"]]
-    assert failover["new_primary"] in pods and failover["new_primary"] != "redis-0", failover
-    assert writes["acknowledged"] > 0 and writes["lost"] == 0, writes
-    events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
-    assert any(e["type"] == "primary-change" and e["old"] == "redis-0" for e in events)
-    namespaces = KubernetesPlatform().api.core.list_namespace(label_selector="app.kubernetes.io/managed-by=redis-harness")
-    assert [n.metadata.name for n in namespaces.items if n.status.phase == "Active"] == []
+# On a real cluster: deploying, serving and tearing down every topology, a primary pod killed and a
+# replica promoted, and every fault kind are in tests/test_kubernetes_e2e.py and tests/test_same_truth.py
+# (the bundled scenarios, as a user runs them).
 
 
 def test_dry_run_plans_with_the_options_a_live_run_reads():
@@ -725,3 +754,60 @@ def test_dry_run_plans_with_the_options_a_live_run_reads():
     sidecar = dry(REDIS_HARNESS_K8S_FAULT_SIDECAR="1", REDIS_HARNESS_K8S_ACCESS="pod-ip")
     assert "#   backend: sidecar" in sidecar and "-d <harness address> -j DROP" in sidecar
     assert "--dport 53 -j RETURN" in sidecar  # DNS stays up through the partition
+
+
+def test_faults_a_cluster_cannot_make_are_refused_before_deploying():
+    """Planned as the dry run plans them, before anything exists: SIGSTOP needs the sidecar, DEBUG SLEEP a
+    Redis pod (no cluster is asked: these faults need no API discovery)."""
+    from harness.runner import refuse_unsupported_faults as preflight
+
+    scenario = Scenario.model_validate({
+        "name": "refused", "duration_s": 30, "topology": {"kind": "sentinel", "replicas": 1, "sentinels": 3},
+        "faults": [{"kind": "pause", "method": "sigstop", "target": {"role": "primary"}, "at_s": 5, "duration_s": 2},
+                   {"kind": "pause", "method": "debug-sleep", "target": {"role": "sentinel"}, "at_s": 10,
+                    "duration_s": 2},
+                   {"kind": "pod-kill", "target": {"role": "primary"}, "at_s": 15, "duration_s": 2}]})
+    k8s = KubernetesPlatform(fault_sidecar=False, access="pod-ip")
+    found = k8s.refusals(scenario)
+    assert [line.split(":")[0] for line in found] == ["faults.0 (pause)", "faults.1 (pause)"], found
+    assert "needs the fault sidecar" in found[0] and "Redis pods only" in found[1], found
+    assert KubernetesPlatform(fault_sidecar=True, access="pod-ip").refusals(scenario) == [found[1]]
+    k8s.capabilities = lambda: {}  # no cluster here: the kind-level answer is not what is tested
+    with pytest.raises(CapabilityError, match="faults.0 \\(pause\\)"):
+        preflight(scenario, k8s)
+
+
+def test_kubernetes_makes_the_sentinel_drill_and_refuses_the_others_before_deploying():
+    """The replicas-first Sentinel drill with an image per version is made (no refusal); the Cluster drill,
+    naive, rollback, one image for every server, or a server without an image are refused with the reason
+    (the refusals need no cluster: an upgrade is not planned against API discovery)."""
+    from harness.platforms.kubernetes.platform import parse_server_images
+
+    images = parse_server_images("redis-6.2=redis-harness/redis:6.2.5-wheel, system=redis:7.0.15")
+    assert images == {"redis-6.2": "redis-harness/redis:6.2.5-wheel", "system": "redis:7.0.15"}
+    with pytest.raises(CapabilityError, match="SERVER_IMAGES: 'redis-6.2' is not SERVER=IMAGE"):
+        parse_server_images("redis-6.2")
+    drill = load_scenario(ROOT / "scenarios" / "upgrade-sentinel-6.2-to-7.0.yaml")
+    k8s = KubernetesPlatform(access="pod-ip", server_images=images)
+    assert k8s.refusals(drill) == []
+    refused = {name: k8s.refusals(load_scenario(ROOT / "scenarios" / f"{name}.yaml"))
+               for name in ("upgrade-naive", "upgrade-rollback", "upgrade-cluster-7.0-to-valkey-9.1")}
+    assert "strategy naive: on Kubernetes only replicas-first" in refused["upgrade-naive"][0], refused
+    assert "strategy rollback" in refused["upgrade-rollback"][0], refused
+    assert "only the Sentinel drill is built" in refused["upgrade-cluster-7.0-to-valkey-9.1"][0], refused
+    one_image = KubernetesPlatform(access="pod-ip", image="redis:7.0.15").refusals(drill)
+    assert one_image and "image per version" in one_image[0], one_image
+    to_a_path = drill.model_copy(update={"faults": [drill.faults[0].model_copy(update={"to": "/opt/redis-server"})]})
+    assert "has no Kubernetes image" in k8s.refusals(to_a_path)[0]
+    text = plan(drill, server_images=images)
+    assert "#   image redis-harness/redis:6.2.5-wheel -> redis:7.0.15" in text and "REFUSED" not in text
+    assert "/statefulsets/redis updateStrategy OnDelete" in text
+
+
+def test_a_drill_step_patches_only_the_redis_container_image():
+    from harness.platforms.kubernetes.upgrade import template_patch
+
+    first = template_patch("redis:7.0.15", first=True)
+    assert first["spec"]["updateStrategy"] == {"type": "OnDelete", "rollingUpdate": None}
+    assert first["spec"]["template"] == {"spec": {"containers": [{"name": "redis", "image": "redis:7.0.15"}]}}
+    assert "updateStrategy" not in template_patch("redis:7.0.15", first=False)["spec"]

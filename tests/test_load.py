@@ -18,11 +18,11 @@ import pytest
 
 from harness.poll import wait_until
 from harness.roles import sentinel_primary
-from harness.rundir import EventLog, RunClock, RunDir
+from harness.rundir import SERIES_COLUMNS, EventLog, RunClock, RunDir
 from harness.scenario import LocustLoad, RedisBenchmarkLoad
 from harness.workload import persecond
 from harness.workload.locust_driver import LOCUSTFILE, LocustDriver
-from harness.workload.redis_benchmark import RedisBenchmarkDriver, read_table
+from harness.workload.redis_benchmark import OutputParser, RedisBenchmarkDriver, read_table
 from tests.conftest import needs_redis
 
 pytestmark = needs_redis
@@ -81,7 +81,7 @@ def test_locust_per_second_stats(deploy, run, topology, processes):
     assert rc == 0, (run_dir.raw_dir / "locust.log").read_text()[-2000:]
 
     series = pd.read_csv(run_dir.series("locust"))
-    assert list(series.columns) == persecond.SERIES_COLUMNS
+    assert list(series.columns) == SERIES_COLUMNS
     assert (series["driver"] == "locust").all() and series["t_s"].diff().dropna().eq(1).all()
     assert (series["ok"] > 0).sum() >= 3 and series["fail"].sum() == 0
     busy = series[series["ok"] > 0]
@@ -182,6 +182,15 @@ def test_redis_benchmark_table_matches_its_own_summary(deploy, run):
     assert series["ok"].sum() == 2 * 60000 and (series["fail"] == 0).all()
     assert series["t_s"].diff().dropna().eq(1).all()
     assert [e["type"] for e in driver_events(run_dir, "redis-benchmark")] == ["driver-start", "driver-end"]
+    # an in-cluster Job's log has "\n" where this output has "\r" (harness.platforms.kubernetes.benchmark)
+    # and arrives in chunks that split lines: the same parser makes the same table of it
+    parser, pod_log = OutputParser(), raw.replace("\r", "\n")
+    for at in range(0, len(pod_log), 1000):
+        parser.feed(pod_log[at:at + 1000], 0.0)
+    parser.close(0.0)
+    assert [(r.test, r.requests, r.rps, r.p50_ms, r.max_ms) for r in parser.table(None)] == [
+        (row["test"], int(row["requests"]), float(row["rps"]), float(row["p50_ms"]), float(row["max_ms"]))
+        for row in table]
 
 
 def test_redis_benchmark_abort_is_recorded(deploy, local_platform, run):

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
+import secrets
 
 import pytest
 import redis
 from redis.cluster import ClusterNode, RedisCluster
 from redis.sentinel import Sentinel
 
-from harness.platforms import netns
-from harness.platforms.local import LocalPlatform, process_alive
+from harness.platforms.local import netns, registry
+from harness.platforms.local.platform import LocalPlatform, process_alive
 from harness.roles import current_roles, primaries
-from harness.topology import MASTER_NAME
+from harness.pod_config import MASTER_NAME
 from tests.conftest import assert_gone, needs_redis, needs_root, unique_id
 
 pytestmark = needs_redis
@@ -102,11 +102,23 @@ def test_failed_start_reports_log_and_cleans_up(local_platform):
 
     topo = Topology(kind="standalone", extra_config={"no-such-directive": "1"})
     deployment_id = unique_id("badconf")
-    with pytest.raises(PlatformError, match="(?s)exited during start-up.*no-such-directive"):
-        local_platform.deploy(topo, deployment_id, owner_pid=os.getpid())
-    prefix = "rh" + hashlib.sha1(deployment_id.encode()).hexdigest()[:6]
+    made: list[str] = []
+    real_register = registry.register
+
+    def noting(prefix, state_file):  # the deployment's prefix is random: learn it as it is registered
+        made.append(prefix)
+        real_register(prefix, state_file)
+
+    registry.register = noting
+    try:
+        with pytest.raises(PlatformError, match="(?s)exited during start-up.*no-such-directive"):
+            local_platform.deploy(topo, deployment_id, owner_pid=os.getpid())
+    finally:
+        registry.register = real_register
+    (prefix,) = made
     assert not [n for n in netns.list_netns() + netns.list_links() if n.startswith(prefix)]
     assert not (local_platform.root / prefix).exists()
+    assert prefix not in registry.registered()
 
 
 @needs_root
@@ -132,3 +144,39 @@ def test_sentinel_deploys_never_wait_for_sentinels_10s_info_refresh(local_platfo
         finally:
             local_platform.teardown(d)
         assert_gone(local_platform, d)
+
+
+@needs_root
+def test_concurrent_deployments_take_different_subnets():
+    """Eight deployments whose keys all start at the same /24 pick it at once: each gets its own."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    first = secrets.randbelow(0xFF0000)
+    names = [netns.Names(f"{first + 250 * i:06x}") for i in range(8)]
+    assert len({int(n.key, 16) % 250 for n in names}) == 1
+    try:
+        with ThreadPoolExecutor(len(names)) as pool:
+            subnets = [subnet for subnet, _ in pool.map(netns.create_bridge_in_free_subnet, names)]
+        assert len(set(subnets)) == len(names), subnets
+    finally:
+        for n in names:
+            netns.ip("link", "delete", n.bridge, check=False)
+
+
+@needs_root
+def test_cleanup_with_another_state_root_spares_a_live_run(deploy, tmp_path):
+    """`cleanup` judged liveness only by the state files under its own root, and swept the namespaces
+    and links of a run started with another REDIS_HARNESS_STATE (a second checkout's tests, another user)."""
+    import subprocess
+    import sys
+
+    d = deploy({"kind": "standalone"}, "elsewhere")
+    env = {**os.environ, "REDIS_HARNESS_STATE": str(tmp_path / "other-root")}
+    done = subprocess.run([sys.executable, "-m", "harness.cli", "cleanup"], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    prefix = d.extra["prefix"]
+    assert prefix not in done.stdout, done.stdout
+    assert d.pods[0].netns in netns.list_netns()
+    assert process_alive(d.pods[0].pid)
+    roundtrip(redis.Redis(host=d.pods[0].host, port=d.pods[0].port))

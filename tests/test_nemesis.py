@@ -18,9 +18,10 @@ import redis
 from pydantic import TypeAdapter
 
 from harness.errors import CapabilityError
-from harness.nemesis import Nemesis, network
-from harness.platforms import netns
-from harness.platforms.local import LocalPlatform, process_alive
+from harness.nemesis import network
+from harness.nemesis.schedule import Nemesis
+from harness.platforms.local import netns
+from harness.platforms.local.platform import LocalPlatform, process_alive
 from harness.poll import wait_until
 from harness.redisconn import pod_client
 from harness.roles import cluster_shards, primaries, redis_role
@@ -59,7 +60,7 @@ def nemesis_running(platform, deployment, faults: list, tmp_path: Path, seed: in
     path = tmp_path / f"events-{time.monotonic_ns()}.jsonl"
     log = EventLog(path, clock)
     nemesis = Nemesis(platform, deployment, faults, log, clock, seed=seed)
-    nemesis.preflight()
+    nemesis.refuse_infeasible()
     nemesis.start()
     try:
         yield nemesis, Events(path)
@@ -346,9 +347,9 @@ NEMESIS_SCRIPT = textwrap.dedent("""
     import json, sys, threading
     from pathlib import Path
     from pydantic import TypeAdapter
-    from harness.nemesis import Nemesis
-    from harness.platforms.base import Deployment
-    from harness.platforms.local import LocalPlatform
+    from harness.nemesis.schedule import Nemesis
+    from harness.deployment import Deployment
+    from harness.platforms.local.platform import LocalPlatform
     from harness.rundir import EventLog, RunClock
     from harness.scenario import Fault
     from harness.signals import Interrupted, interrupts_raise
@@ -361,7 +362,7 @@ NEMESIS_SCRIPT = textwrap.dedent("""
     code = 0
     with interrupts_raise():
         try:
-            nemesis.preflight()
+            nemesis.refuse_infeasible()
             nemesis.start()
             threading.Event().wait(120)  # bounded: a forgotten script ends by itself
         except Interrupted:
@@ -416,7 +417,7 @@ def test_preflight_refuses_what_the_platform_cannot_make(tmp_path):
         clock = RunClock.start()
         log = EventLog(tmp_path / "events.jsonl", clock)
         with pytest.raises(CapabilityError) as refused:
-            Nemesis(platform, d, faults, log, clock).preflight()
+            Nemesis(platform, d, faults, log, clock).refuse_infeasible()
         log.close()
         message = str(refused.value)
         for line in ("faults.0 (partition): network faults need root", "faults.1 (latency): network faults need root",

@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 
 from harness import cli
-from harness.platforms.base import state_root
-from harness.platforms.local import LocalPlatform
+from harness.deployment import state_root
+from harness.platforms.local.platform import LocalPlatform
 from harness.rundir import RunDir, fresh_run_path
 
 

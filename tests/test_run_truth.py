@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.platforms.local import LocalPlatform
+from harness.platforms.local.platform import LocalPlatform
 from harness.runner import run_scenario
 from harness.scenario import Scenario
 from tests.conftest import needs_redis, needs_root

@@ -115,3 +115,10 @@ def test_published_json_schema_is_current():
         "regenerate: python -c \"import json; from harness.scenario import Scenario; "
         "open('docs/scenario.schema.json','w').write(json.dumps(Scenario.model_json_schema(), indent=1)+'\\n')\""
     )
+
+
+def test_set_indexes_a_list_by_number(tmp_path):
+    """`--set faults.0.at_s=8` changes the first fault (it used to crash with a TypeError)."""
+    scenario = load_scenario(write(tmp_path, GOOD), {"faults.0.at_s": 8, "faults.0.target.role": "replica"})
+    assert scenario.faults[0].at_s == 8
+    assert scenario.faults[0].target.role == "replica"

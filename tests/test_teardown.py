@@ -26,7 +26,8 @@ def test_every_step_runs_and_failures_are_recorded(tmp_path: Path):
     calls: list[str] = []
     run_dir = RunDir(tmp_path / "run").create()
     run_dir.update_meta(degraded=[])
-    platform = SimpleNamespace(teardown=lambda deployment: calls.append("teardown"))
+    platform = SimpleNamespace(teardown=lambda deployment: calls.append("teardown"),
+                               collect_logs=lambda deployment, logs_dir: [])
     session = _Session(scenario=None, platform=platform, run_dir=run_dir, clock=None, events=None, history=None,
                        progress=lambda message: None)
     session.nemesis, session.probe, session.watcher = Failing("nemesis", calls), None, Failing("watcher", calls)

@@ -18,6 +18,9 @@ SCHEMA = _summary.SCHEMA
 def analyze(run_dir: str | Path) -> dict[str, Any]:
     """Judge one run; returns the summary it wrote to summary.json."""
     run = RunDir(run_dir)
+    if run.read_meta().get("kind") == "capacity":
+        from harness.capacity.analysis import analyze_capacity
+        return analyze_capacity(run.path)
     analysis = _summary.build(run)
     _summary.write(run, analysis)
     return analysis.summary

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from harness.checker.events import Firing, owner, to_ns, to_s
-from harness.checker.history import History
+from harness.rundir.history import History
 from harness.checker.pods import pod_addresses
 
 _OK = 0  # code of "ok" in History.ops["type"]

@@ -14,17 +14,17 @@ passes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable
 
 import pandas as pd
 
+from harness.rundir import EVENTS_FILE, FINAL_STATE_FILE, LOCUST_LOG, META_FILE, REDIS_BENCHMARK_OUT, SCENARIO_FILE
+from harness.rundir.summary import FAIL, NOT_EVALUATED, PASS
 from harness.scenario import Scenario
 
 Check = dict[str, Any]
-PASS, FAIL, NOT_EVALUATED = "pass", "fail", "not-evaluated"
 LOCUST_MAX_ERROR_RATIO = 0.2  # more failed requests than this and Locust's load is not the load asked for
-DRIVER_LOGS = {"locust": "raw/locust.log", "redis-benchmark": "raw/redis-benchmark.out", "probe": "events.jsonl"}
+DRIVER_LOGS = {"locust": LOCUST_LOG, "redis-benchmark": REDIS_BENCHMARK_OUT, "probe": EVENTS_FILE}
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,8 @@ class RunFacts:
     events: pd.DataFrame
     series: dict[str, pd.DataFrame]  # per driver, the 1 s table (series/<driver>.csv; the probe's from history)
     convergence: list[dict[str, str]] | None = None  # checker/convergence.judge's problems; None: no final-state.json
+    drill: dict[str, Any] | None = None  # checker/drill.drill_verdict; None: the run had no upgrade drill
+    sentinel_log: pd.DataFrame | None = None  # server_logs.sentinel_log_events; None or empty: no sentinel logs
 
 
 def check(name: str, status: str, detail: str, log: str | None = None, **extra: Any) -> Check:
@@ -47,7 +49,7 @@ def run_completed(facts: RunFacts) -> list[Check]:
     if status == "complete":
         return [check("run completed", PASS, "the run ended at its duration and was torn down")]
     error = facts.meta.get("error") or "the harness stopped before the run ended"
-    return [check("run completed", FAIL, f"status {status}: {error}", "meta.json")]
+    return [check("run completed", FAIL, f"status {status}: {error}", META_FILE)]
 
 
 def scenario_read(facts: RunFacts) -> list[Check]:
@@ -55,7 +57,7 @@ def scenario_read(facts: RunFacts) -> list[Check]:
     if facts.scenario is not None:
         return []
     return [check("scenario read", NOT_EVALUATED, "scenario.yaml could not be read, so no SLO was judged",
-                  "scenario.yaml")]
+                  SCENARIO_FILE)]
 
 
 def _driver_events(facts: RunFacts, driver: str, type_: str) -> list[str]:
@@ -78,7 +80,9 @@ def _counts(facts: RunFacts, driver: str) -> tuple[int, int]:
 def _enabled(facts: RunFacts, driver: str) -> bool:
     if facts.scenario is not None:
         load = facts.scenario.workload
-        return {"locust": load.locust, "redis-benchmark": load.redis_benchmark, "probe": load.probe}[driver].enabled
+        enabled = {"locust": load.locust.enabled, "redis-benchmark": load.redis_benchmark.enabled,
+                   "probe": load.probe.enabled}
+        return enabled[driver]
     return driver in facts.series or bool(_driver_events(facts, driver, "driver-start"))
 
 
@@ -89,7 +93,7 @@ def _driver_check(facts: RunFacts, driver: str, name: str, max_error_ratio: floa
         return []
     log = DRIVER_LOGS[driver]
     if not _reached_load(facts):
-        return [check(name, NOT_EVALUATED, "the run stopped before the load started", "meta.json")]
+        return [check(name, NOT_EVALUATED, "the run stopped before the load started", META_FILE)]
     errors = _driver_events(facts, driver, "driver-error")
     ok, bad = _counts(facts, driver)
     if errors:
@@ -181,11 +185,44 @@ def topology_converged(facts: RunFacts) -> list[Check]:
     if not problems:
         return [check(name, PASS, "every pod back and in a role, replica links up and caught up")]
     parts = [f"{p['pod']}: {p['why']}" + (f" (log: {p['log']})" if p.get("log") else "") for p in problems]
-    return [check(name, FAIL, "; ".join(parts), "final-state.json")]
+    return [check(name, FAIL, "; ".join(parts), FINAL_STATE_FILE)]
+
+
+def upgrade_drill_safe(facts: RunFacts) -> list[Check]:
+    """An upgrade drill passes only when its verdict is safe (checker/drill.py says why not)."""
+    if facts.drill is None:
+        return []
+    drill = facts.drill
+    if drill["verdict"] == "safe":
+        return [check("upgrade drill safe", PASS, f"{len(drill['steps'])} steps, {drill['total_unavailable_s']:g} s "
+                                                  f"unavailable, 0 acknowledged writes lost")]
+    return [check("upgrade drill safe", FAIL, "unsafe: " + "; ".join(drill["reasons"]), EVENTS_FILE)]
+
+
+TILT_S = 30  # Sentinel leaves TILT mode 30 s after its last stall
+
+
+def sentinels_out_of_tilt(facts: RunFacts) -> list[Check]:
+    """Sentinel enters TILT mode when its event loop stalled for more than 2 s (or the clock jumped) and
+    then acts on nothing for 30 s: a failover it should make comes late or not at all. That is the
+    machine's doing (seen: a blocking DNS lookup on the Kubernetes fixture, a paused primary detected
+    4-5 s late), not Sentinel's answer to the fault, so a run with a sentinel in TILT while it ran
+    does not count. Only for runs whose sentinels' logs were kept."""
+    log = facts.sentinel_log
+    if log is None or not len(log) or "event" not in log:
+        return []
+    name, where = "sentinels out of TILT", "logs/"
+    tilts = log[(log["event"] == "+tilt") & (log["t"] > -TILT_S)]  # a TILT entered before t = 0 may last into the run
+    if not len(tilts):
+        return [check(name, PASS, "no sentinel entered TILT mode during the run")]
+    parts = [f"{row['sentinel']} at {row['t']:.1f} s" for _, row in tilts.iterrows()]
+    return [check(name, FAIL, "TILT mode (the sentinel's event loop stalled > 2 s; it then acts on nothing for "
+                              f"{TILT_S} s): " + ", ".join(parts), where + f"{tilts.iloc[0]['sentinel']}.log")]
 
 
 CHECKS: list[Callable[[RunFacts], list[Check]]] = [run_completed, scenario_read, driver_locust, driver_redis_benchmark,
-                                                   probe, faults_verified, topology_converged]
+                                                   probe, faults_verified, topology_converged, sentinels_out_of_tilt,
+                                                   upgrade_drill_safe]
 
 
 def evaluate(facts: RunFacts) -> list[Check]:
@@ -200,7 +237,8 @@ def blocking(checks: list[Check]) -> list[Check]:
 
 def slo_status(slo: dict[str, Any]) -> str:
     """An SLO's status; summaries written before SLOs had one carry only `pass`."""
-    return slo.get("status") or {True: PASS, False: FAIL}.get(slo.get("pass"), NOT_EVALUATED)
+    passed = slo.get("pass")
+    return slo.get("status") or (PASS if passed is True else FAIL if passed is False else NOT_EVALUATED)
 
 
 def verdict(checks: list[Check], slos: list[dict[str, Any]]) -> str:
@@ -225,16 +263,3 @@ def headline(verdict_: str, checks: list[Check], slos: list[dict]) -> str:
 
 def failed(checks: list[Check]) -> list[Check]:
     return [c for c in checks if c["status"] == FAIL]
-
-
-def headline_lines(summary: dict[str, Any], run_dir: str | Path) -> list[str]:
-    """One line per failed or unevaluated check, naming it and the log to read (an absolute path, so it
-    can be opened from wherever the headline is read): the CLI and report.html lead with these."""
-    lines = []
-    for c in summary.get("checks") or []:
-        if not isinstance(c, dict) or c.get("status") == PASS or c.get("name") == "run completed":
-            continue
-        where = f" (log: {Path(run_dir) / c['log']})" if c.get("log") else ""
-        word = "FAILED" if c.get("status") == FAIL else "ALLOWED" if c.get("allowed") else "NOT EVALUATED"
-        lines.append(f"{word} {c.get('name')}: {c.get('detail')}{where}")
-    return lines

@@ -40,7 +40,7 @@ def problems(state: dict[str, Any], expected: list[str] | None = None) -> list[d
     primaries: dict[Any, list[str]] = {}
     for p in redis:
         if p.get("role") == "primary":
-            primaries.setdefault(p.get("shard") if state.get("kind") == "cluster" else None, []).append(p["name"])
+            primaries.setdefault(_primary_group(state.get("kind"), p), []).append(p["name"])
     for shard, names in primaries.items():
         if len(names) > 1 and state.get("kind") != "cluster":
             found.append({"pod": ",".join(sorted(names)), "why": "more than one primary"})
@@ -60,6 +60,14 @@ def problems(state: dict[str, Any], expected: list[str] | None = None) -> list[d
         elif actual and p["sentinel_primary"] not in actual:
             found.append({"pod": p["name"], "why": f"names {p['sentinel_primary']} as primary, which is not one"})
     return found
+
+
+def _primary_group(kind: str | None, pod: dict[str, Any]) -> Any:
+    """What has exactly one primary: a cluster's shard, a naive deployment's every pod (three primaries is
+    its converged shape), else the whole topology."""
+    if kind == "cluster":
+        return pod.get("shard")
+    return pod["name"] if kind == "naive" else None
 
 
 def _replica_problems(p: dict[str, Any]) -> list[dict[str, str]]:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-NS = 1_000_000_000
+from harness.rundir import EVENT_COLUMNS, NS, read_event_records
 
 
 @dataclass(frozen=True)
@@ -33,27 +33,13 @@ class Firing:
 
 def load_events(path: str | Path) -> tuple[pd.DataFrame, int]:
     """All events sorted by `t`, and the number of lines that were not JSON objects (a torn last line)."""
-    path = Path(path)
-    records, bad = [], 0
-    if path.exists():
-        for line in path.read_text().splitlines():
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                bad += 1
-                continue
-            if isinstance(record, dict) and isinstance(record.get("t"), (int, float)):
-                records.append(record)
-            else:
-                bad += 1
+    records, bad = read_event_records(path)
     frame = pd.DataFrame.from_records(records, columns=_columns(records))
     return frame.sort_values("t", kind="stable", ignore_index=True), bad
 
 
 def _columns(records: list[dict]) -> list[str]:
-    columns = ["t", "wall", "source", "type"]
+    columns = list(EVENT_COLUMNS)
     for record in records:
         columns += [k for k in record if k not in columns]
     return columns

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 
 from harness.checker.events import NS
-from harness.checker.history import History
-from harness.checker.keys import NO_KEY
+from harness.rundir.history import History
+from harness.rundir.keys import NO_KEY
 
 _SEQ_MASK = (1 << 40) - 1  # key ids are (process << 40) | seq (keys.py)
 _WRITE = 0  # code of "write" in History.ops["f"]

@@ -15,8 +15,9 @@ import numpy as np
 import pandas as pd
 
 from harness.checker.events import of_type, to_ns, to_s
-from harness.checker.history import History, arrow_text
-from harness.checker.keys import NO_KEY
+from harness.rundir.history import History, arrow_text
+from harness.rundir.keys import NO_KEY
+from harness.rundir import LOST_COLUMNS
 
 LOST_SAMPLE_SIZE = 20
 _OK, _FAIL, _INFO = range(3)  # codes of History.ops["type"]
@@ -76,21 +77,28 @@ def count_writes(history: History, final: pd.DataFrame, events: pd.DataFrame) ->
 def lost_per_second(history: History, final: pd.DataFrame) -> pd.DataFrame:
     """Columns t_s, pod, lost: acknowledged writes later lost, by the second and the pod of their first
     acknowledgement, so the report can draw a split-brain where it happened (lost.csv)."""
+    columns = LOST_COLUMNS
+    lost = lost_first_acks(history, final)
+    if not len(lost):
+        return pd.DataFrame({c: pd.Series([], dtype=str if c == "pod" else np.int64) for c in columns})
+    table = (lost.assign(t_s=lost["complete_ns"] // NS_PER_S).groupby(["t_s", "pod"]).size()
+             .rename("lost").reset_index())
+    return table[columns].astype({"t_s": np.int64, "lost": np.int64})
+
+
+def lost_first_acks(history: History, final: pd.DataFrame) -> pd.DataFrame:
+    """One row per lost key: key_id, complete_ns and pod of its first acknowledgement."""
     ops = history.ops
     ok = (ops["key_id"].to_numpy() != NO_KEY) & (ops["type"].cat.codes.to_numpy() == _OK)
     acks = pd.DataFrame({"key_id": ops["key_id"].to_numpy()[ok], "complete_ns": ops["complete_ns"].to_numpy()[ok],
                          "pod": ops["pod"].astype(str).to_numpy()[ok]})
-    columns = ["t_s", "pod", "lost"]
     if not len(acks) or not len(final):
-        return pd.DataFrame({c: pd.Series([], dtype=str if c == "pod" else np.int64) for c in columns})
+        return acks.iloc[:0]
     first = acks.sort_values("complete_ns", kind="stable").drop_duplicates("key_id")
     keys = first["key_id"].to_numpy()
     order = np.argsort(keys, kind="stable")
     _, absent = _in_final(history, keys[order], final)
-    lost = first.iloc[order[absent]]
-    table = (lost.assign(t_s=lost["complete_ns"] // NS_PER_S).groupby(["t_s", "pod"]).size()
-             .rename("lost").reset_index())
-    return table[columns].astype({"t_s": np.int64, "lost": np.int64})
+    return first.iloc[order[absent]]
 
 
 def _in_final(history: History, sorted_keys: np.ndarray, final: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

@@ -6,7 +6,8 @@ retransmission and the cluster's new primary is out of reach until the heal, so 
 seconds late. The logs, copied into `logs/` at teardown, carry each event's time to the
 millisecond, so detection and promotion are taken from them when present:
 
-- Sentinel: `+sdown` / `+odown` (detection), `+switch-master` (promotion), from every sentinel's log.
+- Sentinel: `+sdown` / `+odown` (detection), `+switch-master` (promotion), from every sentinel's log;
+  and `+tilt` / `-tilt`, which a check reads (harness.checker.checks.sentinels_out_of_tilt).
 - Cluster: `FAIL message received ...` / `Marking node ... as failing` (detection: the earliest such
   line in any node's log) and `Failover election won` (promotion: the line in the promoted node's
   own log, `configEpoch set ... after successful failover` if that line is missing).
@@ -37,7 +38,7 @@ CLUSTER_PROMOTION = re.compile(r"Failover election won")
 CLUSTER_PROMOTION_FALLBACK = re.compile(r"configEpoch set to \d+ after successful failover")
 CLUSTER_STATE = re.compile(r"Cluster state changed: (\w+)")
 WANTED = {"+sdown", "-sdown", "+odown", "-odown", "+switch-master", "+failover-end", "+promoted-slave",
-          "+convert-to-slave"}
+          "+convert-to-slave", "+tilt", "-tilt"}
 
 
 def sentinel_log_events(logs_dir: Path, meta: dict) -> pd.DataFrame:

@@ -27,6 +27,7 @@ def _max_over_faults(field: str) -> Callable[[Summary], float | None]:
 MEASURES: dict[str, Callable[[Summary], float | None]] = {
     "max_unavailable_s": _max_over_faults("unavailable_s"),
     "max_lost_writes": lambda s: s["writes"]["lost"],
+    "max_missed_reads": lambda s: (s.get("reads") or {}).get("missed_acknowledged_write"),
     "min_baseline_ops_per_s": lambda s: s["throughput"]["baseline_ops_per_s"],
     "min_recovered_ops_per_s": lambda s: s["throughput"]["recovered_ops_per_s"],
     "max_p99_ms": lambda s: s["latency_ms"]["p99"],
@@ -56,7 +57,7 @@ def evaluate(slos: list[tuple[str, float]], summary: Summary,
     for name, limit in slos:
         measure = MEASURES.get(name)
         reason = "no measure of that name" if measure is None else missing_data(name, data or {})
-        value = None if reason else measure(summary)
+        value = None if reason or measure is None else measure(summary)
         if value is None:
             reason = reason or "could not be measured"
             notes.append(f"SLO {name}: not evaluated ({reason})")

@@ -13,17 +13,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from harness.checker import checks, convergence, intended, latency, slo, throughput
+from harness.checker import checks, convergence, intended, latency, slo, throughput, timeline
 from harness.checker.availability import failovers
 from harness.checker.events import NS, Firing, fault_firings, load_events
 from harness.checker.cluster_logs import cluster_log_events, with_cluster_logs
 from harness.checker.server_logs import sentinel_log_events, with_server_logs
-from harness.checker.history import NO_COMPLETION, History, arrow_text, load_final, load_history
-from harness.checker.lost_writes import WriteCounts, count_writes, lost_per_second
+from harness.rundir.history import NO_COMPLETION, History, arrow_text, load_final, load_history
+from harness.checker.drill import drill_verdict
+from harness.checker.lost_writes import WriteCounts, count_writes, lost_first_acks, lost_per_second
+from harness.checker.read_misses import count_read_misses
+from harness.checker.replication_lag import replication_lag
 from harness.errors import ScenarioError
-from harness.rundir import RunDir
+from harness.rundir import (FORMAT_VERSION, SERIES_COLUMNS, RunDir, load_series, read_event_records,
+                            read_replication_lag, write_summary, write_tables)
+from harness.rundir.series import probe_series
 from harness.scenario import Scenario, load_scenario
 
 SCHEMA = "redis-harness/summary/v1"
@@ -43,17 +47,20 @@ def build(run: RunDir) -> Analysis:
     scenario, scenario_notes = _load_scenario(run)
     history, final = load_history(run.history), load_final(run.final)
     events, bad_events = load_events(run.events)
+    event_records, _ = read_event_records(run.events)
     firings = fault_firings(events)
     run_end_s = _run_end(meta, events, history)
-    server_events = with_cluster_logs(with_server_logs(events, sentinel_log_events(run.logs_dir, meta)),
-                                      cluster_log_events(run.logs_dir, meta))
+    sentinel_logged, cluster_logged = sentinel_log_events(run.logs_dir, meta), cluster_log_events(run.logs_dir, meta)
+    server_events = with_cluster_logs(with_server_logs(events, sentinel_logged), cluster_logged)
     failover, failover_notes = failovers(history, server_events, firings, meta.get("pods") or [], run_end_s)
     writes = count_writes(history, final, server_events)
+    lost_series = lost_per_second(history, final)
     due = intended.due_ns(history, events)
     series = _driver_series(run, history, due)
 
     summary: dict[str, Any] = {
         "schema": SCHEMA,
+        "format_version": FORMAT_VERSION,
         "run_id": meta.get("run_id") or run.path.name,
         "scenario": meta.get("scenario") or (scenario.name if scenario else ""),
         "platform": meta.get("platform") or (scenario.platform if scenario else ""),
@@ -67,36 +74,48 @@ def build(run: RunDir) -> Analysis:
         "probe": {**intended.rates(history, events),
                   "service_latency_ms": latency.summarize(_acknowledged_latency_us(history, None))},
         "failover": [f.as_dict() for f in failover],
-        "writes": writes.as_dict(),
+        "writes": {**writes.as_dict(), "lost_by_pod": _lost_by_pod(lost_series)},
+        "reads": count_read_misses(run.history).as_dict(),
+        "run": timeline.run_facts(meta),
+        "markers": timeline.markers(event_records, [sentinel_logged, cluster_logged]),
+        "timeline": timeline.timeline(event_records),
     }
+    drill = drill_verdict(server_events, firings, failover, lost_first_acks(history, final))
+    if drill is not None:
+        summary["drill"] = drill
+    lag = read_replication_lag(run.replication_lag)
+    if lag.value is not None:
+        summary["replication_lag"] = replication_lag(lag.value)
     data = {"load": bool(len(history.ops)) or any(len(s) for s in series.values()), "final_read": bool(len(final)),
             "faults_scheduled": bool(scenario and scenario.faults), "faults_fired": bool(firings)}
     summary["slo"], slo_notes = slo.evaluate(scenario.slos.items() if scenario else [], summary, data)
-    facts = checks.RunFacts(meta, scenario, events, series, convergence=_convergence(run, meta))
+    facts = checks.RunFacts(meta, scenario, events, series, convergence=_convergence(run, meta), drill=drill,
+                            sentinel_log=sentinel_logged)
     summary["checks"] = checks.evaluate(facts)
     summary["verdict"] = checks.verdict(summary["checks"], summary["slo"])
     summary["headline"] = checks.headline(summary["verdict"], summary["checks"], summary["slo"])
     summary["timing"] = {k: meta.get(k) for k in ("deploy_s", "setup_s", "deploy_phases") if k in meta}
     summary["degraded"] = [*(meta.get("degraded") or []), *_input_notes(run, history, final, bad_events, writes),
-                           *failover_notes, *scenario_notes, *slo_notes,
+                           *failover_notes, *scenario_notes, *slo_notes, *lag.notes,
                            *(f"check {c['name']} failed: {c['detail']}" for c in checks.failed(summary["checks"]))]
-    return Analysis(summary, _tables(history, events, series), series.get("probe"), lost_per_second(history, final))
+    return Analysis(summary, _tables(history, events, series), series.get("probe"), lost_series)
 
 
 def write(run: RunDir, analysis: Analysis) -> None:
-    tables_dir = run.path / "tables"
-    tables_dir.mkdir(parents=True, exist_ok=True)
-    for name, table in analysis.tables.items():
-        small_text = [f.name for f in table.schema if pa.types.is_dictionary(f.type) or f.name in ("type", "source")]
-        pq.write_table(table, tables_dir / f"{name}.parquet", use_dictionary=small_text)
+    write_tables(run.tables_dir, analysis.tables)
     if analysis.probe_series is not None:
         run.series_dir.mkdir(parents=True, exist_ok=True)
         analysis.probe_series.to_csv(run.series("probe"), index=False)
     if analysis.lost_series is not None:
         analysis.lost_series.to_csv(run.lost, index=False)
-    tmp = run.summary.with_suffix(".tmp")
-    tmp.write_text(json.dumps(analysis.summary, indent=2, allow_nan=False) + "\n")
-    tmp.replace(run.summary)
+    write_summary(run.summary, analysis.summary)
+
+
+def _lost_by_pod(lost_series: pd.DataFrame) -> dict[str, int]:
+    """Lost writes by the pod that first acknowledged them: where a pod came back empty, its writes."""
+    if not len(lost_series):
+        return {}
+    return {str(pod): int(n) for pod, n in lost_series.groupby("pod")["lost"].sum().items()}
 
 
 # --------------------------------------------------------------------------- inputs
@@ -135,9 +154,9 @@ def _driver_series(run: RunDir, history: History, due: np.ndarray) -> dict[str, 
     if run.series_dir.exists():
         for path in sorted(run.series_dir.glob("*.csv")):
             if path.stem != "probe":
-                series[path.stem] = throughput.load_series(path)
+                series[path.stem] = load_series(path)
     if run.history.exists():
-        series["probe"] = throughput.probe_series(history, due)
+        series["probe"] = probe_series(history, due)
     return series
 
 
@@ -146,7 +165,7 @@ def _throughput(series: dict[str, pd.DataFrame], history: History, firings: list
     by_driver = {driver: throughput.phase_rates(s, firings, run_end_s, _recovery_start(driver, history, firings))
                  for driver, s in series.items()}
     headline = next((d for d in throughput.HEADLINE_DRIVERS if d in by_driver), None)
-    nothing = throughput.phase_rates(pd.DataFrame(columns=throughput.SERIES_COLUMNS), firings, run_end_s)
+    nothing = throughput.phase_rates(pd.DataFrame(columns=SERIES_COLUMNS), firings, run_end_s)
     return {"driver": headline, **(by_driver[headline] if headline else nothing), "by_driver": by_driver}
 
 
@@ -160,9 +179,10 @@ def _acknowledged_latency_us(history: History, due: np.ndarray | None) -> np.nda
 
 
 def _recovery_start(driver: str, history: History, firings: list[Firing]) -> float | None:
-    if driver != "probe" or not firings or any(f.end_s is None for f in firings):
+    ends = [f.end_s for f in firings if f.end_s is not None]
+    if driver != "probe" or not firings or len(ends) < len(firings):
         return None
-    return throughput.first_success_after(history, max(f.end_s for f in firings))
+    return throughput.first_success_after(history, max(ends))
 
 
 def _convergence(run: RunDir, meta: dict) -> list[dict] | None:
@@ -188,7 +208,7 @@ def _load_scenario(run: RunDir) -> tuple[Scenario | None, list[str]]:
 
 def _tables(history: History, events: pd.DataFrame, series: dict[str, pd.DataFrame]) -> dict[str, pa.Table]:
     frames = [s for s in series.values() if len(s)]
-    all_series = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=throughput.SERIES_COLUMNS)
+    all_series = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=SERIES_COLUMNS)
     return {
         "history": _history_table(history),
         "events": pa.Table.from_pandas(_scalar_columns(events), preserve_index=False),

@@ -1,6 +1,6 @@
 """Acknowledged operations per second, per phase of the fault schedule.
 
-Every driver is reduced to the same 1 s series (the probe's is built here from its history) and
+Every driver is reduced to the same 1 s series (the probe's is built from its history by harness/rundir/series.py) and
 measured the same way. Only whole seconds count: the driver's first and last active seconds
 (it started or stopped inside them) are left out, and a second belongs to a phase only if it lies
 entirely inside it:
@@ -18,39 +18,11 @@ import math
 import numpy as np
 import pandas as pd
 
-from harness.checker import latency
 from harness.checker.events import NS, Firing, to_s
-from harness.checker.history import History
+from harness.rundir.history import History
 
-SERIES_COLUMNS = ["t_s", "driver", "ok", "fail", "info", "p50_ms", "p90_ms", "p99_ms", "max_ms"]
 HEADLINE_DRIVERS = ("locust", "redis-benchmark", "probe")  # the headline is the first one present
 _OK = 0  # code of "ok" in History.ops["type"]
-_FAIL = 1
-
-
-def probe_series(history: History, due_ns: np.ndarray | None = None) -> pd.DataFrame:
-    """The probe's series/probe.csv table: per second, outcomes by completion time (an invoke that
-    never completed at its invoke time) and latency percentiles of the acknowledged operations,
-    measured from when each was due (`due_ns`, intended.py; default: its invoke)."""
-    ops = history.ops
-    outcome = ops["type"].cat.codes.to_numpy()
-    invoke_ns, complete_ns = ops["invoke_ns"].to_numpy(), ops["complete_ns"].to_numpy()
-    second = np.where(ops["completed"].to_numpy(), complete_ns, invoke_ns) // NS
-    ok = outcome == _OK
-    counts = pd.DataFrame({"t_s": second, "ok": ok, "fail": outcome == _FAIL, "info": outcome == 2})
-    counts = counts.groupby("t_s", sort=True).sum().astype(np.int64).reset_index()
-    start_ns = invoke_ns if due_ns is None else due_ns
-    latencies = latency.per_second(second[ok], (complete_ns[ok] - start_ns[ok]) // 1000)
-    series = counts.merge(latencies, on="t_s", how="left")
-    series.insert(1, "driver", "probe")
-    return series[SERIES_COLUMNS]
-
-
-def load_series(path) -> pd.DataFrame:
-    series = pd.read_csv(path)
-    for column in ("ok", "fail", "info"):
-        series[column] = series[column].fillna(0).astype(np.int64) if column in series else 0
-    return series
 
 
 def phase_rates(series: pd.DataFrame, firings: list[Firing], run_end_s: float,

@@ -1,19 +1,7 @@
 """The nemesis: fault kinds (faults.py), where they land (targets.py), how (network.py, latency.py,
-delayer.py), what can be made here (preflight.py) and when (schedule.py).
+delayer.py), which can be made here (feasibility.py) and when (schedule.py: `Nemesis`).
 
-Exports are loaded lazily so that `python -m harness.nemesis.delayer`, which runs inside a
-pod's network for the latency fault, starts without importing the rest of the harness.
+The package exports nothing: import from the module that holds a name (`from harness.nemesis.schedule
+import Nemesis`). So `python -m harness.nemesis.delayer`, which runs inside a pod's network for the
+latency fault, starts without importing the rest of the harness.
 """
-
-from __future__ import annotations
-
-import importlib
-
-_EXPORTS = {"Nemesis": "schedule", "ActiveFault": "faults", "Context": "faults", "TargetError": "targets"}
-__all__ = list(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"harness.nemesis.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'harness.nemesis' has no attribute {name!r}")

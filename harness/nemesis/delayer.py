@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """The user-space half of the latency fault: hold each queued packet for delay ± jitter, then let it go.
 
 This kernel has no netem. An iptables NFQUEUE rule in the pod's network namespace hands every

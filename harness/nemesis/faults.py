@@ -12,24 +12,27 @@ import random
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 import redis
 
 from harness.errors import PlatformError
 from harness.nemesis import latency, network
 from harness.nemesis.targets import describe, resolve
-from harness.platforms.base import Deployment, Pod
+from harness.deployment import Deployment, Pod
+from harness.platforms.protocol import PlanningPlatform, Platform
 from harness.poll import PollTimeout, wait_until
-from harness.redisconn import pod_client
+from harness.redisconn import client_kwargs, connection, pod_client
 from harness.roles import redis_role
-from harness.scenario import Bandwidth, Latency, PacketLoss, Partition, Pause, Target
+from harness.scenario import Bandwidth, FaultTarget, Latency, PacketLoss, Partition, Pause
 
 RESTART_TIMEOUT_S = 60.0
 NETWORK_KINDS = ("partition", "packet-loss", "latency", "bandwidth")
 CLIENT = "client"  # how a partition's sides name the harness's own address
 
 NOT_PARAMS = {"kind", "target", "at_s", "every_s", "count", "groups", "peers", "allow_not_applied"}
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -59,6 +62,19 @@ class ActiveFault:
         return cls(**data)
 
     @property
+    def chain_name(self) -> str:
+        """`chain`, which every iptables fault sets before it installs rules."""
+        return _set(self.chain, f"fault {self.fault_id} has no iptables chain")
+
+    @property
+    def queue_number(self) -> int:
+        return _set(self.queue, f"fault {self.fault_id} has no NFQUEUE number")
+
+    @property
+    def ifb_device(self) -> str:
+        return _set(self.ifb, f"fault {self.fault_id} has no IFB device")
+
+    @property
     def event_pod(self) -> str | list[str]:
         """The `pod` field of fault events: the pod hit, or a list for partitions (side A) and multi-pod faults."""
         if self.kind == "partition":
@@ -70,7 +86,7 @@ class ActiveFault:
 class Context:
     """Where faults act: a platform and one of its deployments."""
 
-    platform: Any
+    platform: Platform
     deployment: Deployment
     seed: int = 0
 
@@ -94,7 +110,14 @@ def plan(fault, fault_id: str) -> ActiveFault:
 def planning(ctx: Context) -> bool:
     """The platform makes faults from plans of its own (Kubernetes: API operations, the same plan its
     dry run prints); otherwise the nemesis makes them from the platform's primitives (local)."""
-    return callable(getattr(ctx.platform, "plan_fault", None))
+    return isinstance(ctx.platform, PlanningPlatform)
+
+
+def planner(ctx: Context) -> PlanningPlatform:
+    """The context's platform as a planning one (only called where `planning(ctx)` holds)."""
+    if not isinstance(ctx.platform, PlanningPlatform):
+        raise PlatformError(f"platform {ctx.platform.name} makes no fault plans")
+    return ctx.platform
 
 
 def apply(ctx: Context, fault, record: ActiveFault, rng: random.Random | None = None) -> None:
@@ -108,7 +131,7 @@ def heal(ctx: Context, record: ActiveFault) -> None:
     if record.healed:
         return
     if record.plan is not None:
-        problems = ctx.platform.heal_fault(ctx.deployment, record.plan)
+        problems = planner(ctx).heal_fault(ctx.deployment, record.plan)
         if problems:
             raise PlatformError("heal failed: " + "; ".join(problems))
     elif not planning(ctx):
@@ -119,7 +142,7 @@ def heal(ctx: Context, record: ActiveFault) -> None:
 def verify(ctx: Context, fault, record: ActiveFault, deadline: float) -> list[tuple[bool, str]]:
     """Checks that the fault took: (ok, detail) pairs. Polls at most until `deadline` (monotonic)."""
     if record.plan is not None and fault.kind in NETWORK_KINDS:
-        results = ctx.platform.verify_fault(ctx.deployment, record.plan)
+        results = planner(ctx).verify_fault(ctx.deployment, record.plan)
         return results + (_verify_links(ctx, fault, record, deadline) if fault.kind == "partition" else [])
     return VERIFY[fault.kind](ctx, fault, record, deadline)
 
@@ -140,19 +163,19 @@ def _apply_planned(ctx: Context, fault, record: ActiveFault, rng: random.Random)
         if side_b:
             record.sides = [[p.name for p in side_a], [p.name for p in side_b]]
         record.pods = [p.name for p in side_a]
-    plan = ctx.platform.plan_fault(ctx.deployment, fault, record.fault_id, [p.name for p in side_a],
+    plan = planner(ctx).plan_fault(ctx.deployment, fault, record.fault_id, [p.name for p in side_a],
                                    [p.name for p in side_b] if fault.kind == "partition" or side_b else None)
     record.plan = plan.as_dict()
     record.ops = plan.describe(ctx.deployment.extra.get("namespace", ""))
-    ctx.platform.execute(ctx.deployment, plan.inject)
+    planner(ctx).execute(ctx.deployment, plan.inject)
 
 
 # ----------------------------------------------------------------------------------- helpers
 
 
-def answers(ctx: Context, pod: Pod, timeout: float = 0.5) -> bool:
+def answers(deployment: Deployment, pod: Pod, timeout: float = 0.5) -> bool:
     try:
-        return bool(pod_client(ctx.deployment, pod, timeout=timeout).ping())
+        return bool(pod_client(deployment, pod, timeout=timeout).ping())
     except (redis.RedisError, OSError):
         return False
 
@@ -170,19 +193,19 @@ def _silent_or_refused(ctx: Context, pod: Pod) -> str | None:
 
 def _wait_answers(ctx: Context, pod: Pod, timeout: float) -> None:
     try:
-        wait_until(lambda: answers(ctx, pod), timeout=timeout, interval=0.1, what=f"{pod.name} to answer PING")
+        wait_until(lambda: answers(ctx.deployment, pod), timeout=timeout, interval=0.1, what=f"{pod.name} to answer PING")
     except PollTimeout as exc:
         raise PlatformError(str(exc)) from None
 
 
-def _resolve_all(ctx: Context, targets: list[Target], rng: random.Random) -> list[Pod]:
+def _resolve_all(ctx: Context, targets: list[FaultTarget], rng: random.Random) -> list[Pod]:
     pods: dict[str, Pod] = {}
     for target in targets:
         pods.update((p.name, p) for p in resolve(ctx.deployment, target, rng))
     return list(pods.values())
 
 
-def _on_each(pods: list[Pod], act: Callable[[Pod], None]) -> None:
+def on_each(pods: list[Pod], act: Callable[[Pod], None]) -> None:
     """Act on every pod at once, so a multi-pod fault lands everywhere at nearly the same moment."""
     if len(pods) <= 1:
         for pod in pods:
@@ -190,9 +213,23 @@ def _on_each(pods: list[Pod], act: Callable[[Pod], None]) -> None:
         return
     with ThreadPoolExecutor(max_workers=len(pods), thread_name_prefix="fault-pod") as pool:
         futures = [pool.submit(act, pod) for pod in pods]
-    errors = [f.exception() for f in futures if f.exception() is not None]
+    errors = [e for e in (f.exception() for f in futures) if e is not None]
     if errors:
         raise errors[0]
+
+
+def _set(value: T | None, missing: str) -> T:
+    if value is None:
+        raise PlatformError(missing)
+    return value
+
+
+def _target(fault: Any) -> FaultTarget:
+    return _set(fault.target, f"a {fault.kind} fault needs a target")
+
+
+def _groups(fault: Partition) -> list[list[FaultTarget]]:
+    return _set(fault.groups, "a split or one-way partition needs groups")
 
 
 def _heal_each(pods: list[str], undo: Callable[[str], None]) -> None:
@@ -214,9 +251,8 @@ def _apply_kill(ctx: Context, fault, record: ActiveFault, rng: random.Random) ->
     pods = resolve(ctx.deployment, fault.target, rng)
     record.pods = [p.name for p in pods]
     record.params["wipe_data"] = fault.kind == "pod-delete" and not ctx.deployment.topo.persistent_volumes
-    stop = ctx.platform.kill_pod
-    if fault.kind == "pod-delete":  # a platform may delete differently (Kubernetes: the pod's grace period)
-        stop = getattr(ctx.platform, "delete_pod", stop)
+    # a platform may delete differently (Kubernetes: the pod's grace period)
+    stop = ctx.platform.delete_pod if fault.kind == "pod-delete" else ctx.platform.kill_pod
     for pod in pods:
         stop(ctx.deployment, pod)
 
@@ -232,17 +268,23 @@ def _heal_kill(ctx: Context, record: ActiveFault) -> None:
     _heal_each(record.pods, restart)
 
 
-def _verify_down(ctx: Context, fault, record: ActiveFault, deadline: float) -> list[tuple[bool, str]]:
+def _wait_silent(ctx: Context, record: ActiveFault, deadline: float, said: str) -> list[tuple[bool, str]]:
+    """Each pod stops answering PING by `deadline` (polled: a fault may land a moment after the call that
+    made it returns; on Kubernetes, DEBUG SLEEP is sent by a redis-cli an exec starts in the background)."""
     results = []
     for name in record.pods:
         pod = ctx.pod(name)
         try:
             how = wait_until(lambda: _silent_or_refused(ctx, pod), timeout=max(1.0, deadline - time.monotonic()),
                              interval=0.1, what=f"{name} to stop answering")
-            results.append((True, f"{name}: process gone ({how})"))
+            results.append((True, f"{name}: {said.format(how=how)}"))
         except PollTimeout:
             results.append((False, f"{name}: still answers PING"))
     return results
+
+
+def _verify_down(ctx: Context, fault, record: ActiveFault, deadline: float) -> list[tuple[bool, str]]:
+    return _wait_silent(ctx, record, deadline, "process gone ({how})")
 
 
 # ----------------------------------------------------------------------------------- pause
@@ -262,8 +304,7 @@ def _debug_sleep(ctx: Context, pod: Pod, seconds: float) -> None:
     """Send DEBUG SLEEP and hang up: the server reads the command before it notices the close, then sleeps."""
     if pod.kind != "redis":
         raise PlatformError(f"{pod.name} is a {pod.kind}: DEBUG SLEEP needs a Redis server")
-    conn = redis.Connection(host=pod.host, port=pod.port, password=ctx.deployment.password,
-                            socket_timeout=2, socket_connect_timeout=2)
+    conn = connection(pod.host, pod.port, **client_kwargs(ctx.deployment), socket_timeout=2, socket_connect_timeout=2)
     try:
         conn.connect()
         conn.send_command("DEBUG", "SLEEP", f"{seconds:g}")
@@ -285,11 +326,7 @@ def _heal_pause(ctx: Context, record: ActiveFault) -> None:
 
 
 def _verify_pause(ctx: Context, fault, record: ActiveFault, deadline: float) -> list[tuple[bool, str]]:
-    results = []
-    for name in record.pods:
-        how = _silent_or_refused(ctx, ctx.pod(name))
-        results.append((how is not None, f"{name}: {how or 'still answers PING'}"))
-    return results
+    return _wait_silent(ctx, record, deadline, "{how}")
 
 
 # ----------------------------------------------------------------------------------- iptables faults
@@ -314,13 +351,13 @@ def _remove_chain(ctx: Context, name: str, chain: str) -> None:
 
 def _heal_chain(ctx: Context, record: ActiveFault) -> None:
     if record.chain:
-        _heal_each(record.pods, lambda name: _remove_chain(ctx, name, record.chain))
+        _heal_each(record.pods, lambda name: _remove_chain(ctx, name, record.chain_name))
 
 
 def _verify_chain(ctx: Context, record: ActiveFault) -> list[tuple[bool, str]]:
     results = []
     for name in record.pods:
-        listing = ctx.run(ctx.pod(name), network.chain_list(record.chain), check=False)
+        listing = ctx.run(ctx.pod(name), network.chain_list(record.chain_name), check=False)
         rules = [line for line in listing.stdout.splitlines() if line.startswith("-A ")]
         results.append((listing.returncode == 0 and bool(rules), f"{name}: {record.chain} has {len(rules)} rules"))
     return results
@@ -328,12 +365,12 @@ def _verify_chain(ctx: Context, record: ActiveFault) -> list[tuple[bool, str]]:
 
 def _partition_sides(ctx: Context, fault: Partition, rng: random.Random) -> tuple[list[Pod], list[Pod]]:
     if fault.mode == "isolate":
-        side_a = resolve(ctx.deployment, fault.target, rng)
+        side_a = resolve(ctx.deployment, _target(fault), rng)
         names = {p.name for p in side_a}
         return side_a, [p for p in ctx.deployment.pods if p.name not in names]
-    side_a = _resolve_all(ctx, fault.groups[0], rng)
+    side_a = _resolve_all(ctx, _groups(fault)[0], rng)
     names = {p.name for p in side_a}
-    return side_a, [p for p in _resolve_all(ctx, fault.groups[1], rng) if p.name not in names]
+    return side_a, [p for p in _resolve_all(ctx, _groups(fault)[1], rng) if p.name not in names]
 
 
 def _apply_partition(ctx: Context, fault: Partition, record: ActiveFault, rng: random.Random) -> None:
@@ -348,8 +385,8 @@ def _apply_partition(ctx: Context, fault: Partition, record: ActiveFault, rng: r
     record.chain = network.chain_name(record.fault_id)
     record.pods = [p.name for p in side_a + side_b]
     cuts = network.partition_cuts(addresses_a, addresses_b, fault.mode)
-    _on_each(side_a + side_b, lambda pod: _install_chain(
-        ctx, pod, record.chain, network.cut_rules(record.chain, pod.host, cuts, fault.action)))
+    on_each(side_a + side_b, lambda pod: _install_chain(
+        ctx, pod, record.chain_name, network.cut_rules(record.chain_name, pod.host, cuts, fault.action)))
 
 
 def _named_sides(side_a: list[Pod], side_b: list[Pod], client_side: str) -> list[list[str]]:
@@ -405,7 +442,7 @@ def _apply_loss(ctx: Context, fault: PacketLoss, record: ActiveFault, rng: rando
         peers = [p.host for p in peer_pods]
     record.chain = network.chain_name(record.fault_id)
     record.pods = [p.name for p in pods]
-    _on_each(pods, lambda pod: _install_chain(ctx, pod, record.chain, network.loss_rules(record.chain, fault.percent, peers)))
+    on_each(pods, lambda pod: _install_chain(ctx, pod, record.chain_name, network.loss_rules(record.chain_name, fault.percent, peers)))
 
 
 def _heal_loss(ctx: Context, record: ActiveFault) -> None:
@@ -438,11 +475,11 @@ def _apply_latency(ctx: Context, fault: Latency, record: ActiveFault, rng: rando
 
     def delay(pod: Pod) -> None:
         record.delayers[pod.name] = latency.start(
-            ctx.platform, ctx.deployment, pod, record.queue, fault.delay_ms, fault.jitter_ms,
+            ctx.platform, ctx.deployment, pod, record.queue_number, fault.delay_ms, fault.jitter_ms,
             seed=seeds[pod.name], lifetime_s=fault.duration_s + 60)
-        _install_chain(ctx, pod, record.chain, [network.nfqueue_rule(record.chain, record.queue)], hooks=("OUTPUT",))
+        _install_chain(ctx, pod, record.chain_name, [network.nfqueue_rule(record.chain_name, record.queue_number)], hooks=("OUTPUT",))
 
-    _on_each(pods, delay)
+    on_each(pods, delay)
 
 
 def _heal_latency(ctx: Context, record: ActiveFault) -> None:
@@ -450,7 +487,7 @@ def _heal_latency(ctx: Context, record: ActiveFault) -> None:
     errors = []
     for step in (lambda: _heal_chain(ctx, record),
                  lambda: _heal_each(list(record.delayers), lambda name: latency.stop(
-                     ctx.platform, ctx.deployment, ctx.pod(name), record.delayers[name], record.queue))):
+                     ctx.platform, ctx.deployment, ctx.pod(name), record.delayers[name], record.queue_number))):
         try:
             step()
         except PlatformError as exc:
@@ -481,16 +518,16 @@ def _apply_bandwidth(ctx: Context, fault: Bandwidth, record: ActiveFault, rng: r
         if dev is None:
             raise PlatformError(f"no interface holds {pod.host} in {pod.name}'s network:\n{addresses}")
         record.devices[pod.name] = dev
-        for argv in network.bandwidth_setup(dev, record.ifb, fault.rate_kbit, fault.direction):
+        for argv in network.bandwidth_setup(dev, record.ifb_device, fault.rate_kbit, fault.direction):
             ctx.run(pod, argv)
 
-    _on_each(pods, shape)
+    on_each(pods, shape)
 
 
 def _heal_bandwidth(ctx: Context, record: ActiveFault) -> None:
     def undo(name: str) -> None:
         pod = ctx.pod(name)
-        for argv in network.bandwidth_teardown(record.devices[name], record.ifb):
+        for argv in network.bandwidth_teardown(record.devices[name], record.ifb_device):
             ctx.run(pod, argv, check=False)
         shown = ctx.run(pod, ["tc", "qdisc", "show", "dev", record.devices[name]], check=False).stdout
         if "htb" in shown or "ingress" in shown:
@@ -502,7 +539,7 @@ def _heal_bandwidth(ctx: Context, record: ActiveFault) -> None:
 def _verify_bandwidth(ctx: Context, fault: Bandwidth, record: ActiveFault, deadline: float) -> list[tuple[bool, str]]:
     results = []
     for name, dev in record.devices.items():
-        shaped = [d for d in (dev, record.ifb) if "htb" in ctx.run(ctx.pod(name), ["tc", "qdisc", "show", "dev", d],
+        shaped = [d for d in (dev, record.ifb_device) if "htb" in ctx.run(ctx.pod(name), ["tc", "qdisc", "show", "dev", d],
                                                                    check=False).stdout]
         expected = {"egress": 1, "ingress": 1, "both": 2}[fault.direction]
         results.append((len(shaped) == expected, f"{name}: htb {fault.rate_kbit}kbit on {', '.join(shaped) or 'nothing'}"))

@@ -13,10 +13,12 @@ import sys
 import zlib
 
 from harness.errors import PlatformError
-from harness.platforms.base import Deployment, Pod
+from harness.deployment import Deployment, Pod
 from harness.poll import PollTimeout, wait_until
 
 MARKER = "harness.nemesis.delayer"  # the delayer's module; also what `stop` looks for in a command line
+# the same delayer.py as a command, as the project's Kubernetes sidecar image installs it
+SIDECAR_COMMAND = "redis-harness-delayer"
 QUEUE_PROC = "/proc/net/netfilter/nfnetlink_queue"
 # true while pid $1 runs a command line containing $2 (the delayer's `--queue=N `)
 _IS_DELAYER = 'tr "\\0" " " < /proc/$1/cmdline 2>/dev/null | grep -q -- "$2"'
@@ -27,14 +29,23 @@ def queue_number(fault_id: str) -> int:
     return 1 + zlib.crc32(fault_id.encode()) % 65000
 
 
+def delayer_args(queue: int, delay_ms: float, jitter_ms: float, *, seed: int, lifetime_s: float) -> list[str]:
+    """The delayer's arguments, wherever it runs (this venv's module, or the sidecar image's command).
+    `=` forms: the pid checks look for the exact token `--queue=N`."""
+    return [f"--queue={queue}", f"--delay-ms={delay_ms:g}", f"--jitter-ms={jitter_ms:g}", f"--seed={seed}",
+            f"--lifetime-s={lifetime_s:g}"]
+
+
 def delayer_argv(queue: int, delay_ms: float, jitter_ms: float, *, seed: int, lifetime_s: float) -> list[str]:
-    # `=` forms: the pid check in `stop` looks for the exact token `--queue=N`.
-    return [sys.executable, "-m", MARKER, f"--queue={queue}", f"--delay-ms={delay_ms:g}",
-            f"--jitter-ms={jitter_ms:g}", f"--seed={seed}", f"--lifetime-s={lifetime_s:g}"]
+    return [sys.executable, "-m", MARKER, *delayer_args(queue, delay_ms, jitter_ms, seed=seed, lifetime_s=lifetime_s)]
+
+
+def check_args(queue: int) -> list[str]:
+    return [f"--queue={queue}", "--check"]
 
 
 def check_argv(queue: int) -> list[str]:
-    return [sys.executable, "-m", MARKER, f"--queue={queue}", "--check"]
+    return [sys.executable, "-m", MARKER, *check_args(queue)]
 
 
 def start(platform, deployment: Deployment, pod: Pod, queue: int, delay_ms: float, jitter_ms: float, *,

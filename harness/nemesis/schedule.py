@@ -12,15 +12,18 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from harness.errors import CapabilityError
 from harness.nemesis import faults as kinds
-from harness.nemesis import preflight as checks
+from harness.nemesis import feasibility
 from harness.nemesis.faults import ActiveFault, Context
 from harness.nemesis.targets import rng_for
-from harness.platforms.base import Deployment
+from harness.deployment import Deployment
+from harness.platforms.protocol import Platform
 from harness.rundir import EventLog, RunClock
 from harness.poll import join_all
+from harness.scenario import Upgrade
 
 SOURCE = "nemesis"
 VERIFY_WITHIN_S = 15.0  # a fault's verification polls at most this long (or until the firing ends)
@@ -41,7 +44,7 @@ class _Slot:
 
 
 class Nemesis:
-    def __init__(self, platform, deployment: Deployment, faults: list, events: EventLog, clock: RunClock, *,
+    def __init__(self, platform: Platform, deployment: Deployment, faults: list, events: EventLog, clock: RunClock, *,
                  seed: int = 0):
         self.ctx = Context(platform, deployment, seed)
         self.faults = list(faults)
@@ -56,11 +59,12 @@ class Nemesis:
         self._stopping = threading.Event()
         self._scheduler: threading.Thread | None = None
         self._workers: list[threading.Thread] = []
+        self._drills: list = []  # upgrade drills started (harness.nemesis.upgrade.Drill)
 
     # ------------------------------------------------------------------ public
-    def preflight(self) -> None:
+    def refuse_infeasible(self) -> None:
         """Raise CapabilityError listing every fault this platform cannot make, before the run starts."""
-        found = checks.problems(self.ctx, self.faults)
+        found = feasibility.problems(self.ctx, self.faults)
         if found:
             raise CapabilityError("the nemesis cannot make these faults here:\n  " + "\n  ".join(found))
 
@@ -72,8 +76,9 @@ class Nemesis:
         """Faults in effect now, e.g. `0.1 partition redis-0`."""
         with self._registry:
             slots = list(self._slots.values())
+        steps = [d.current for d in self._drills if d.current]
         return [f"{s.record.fault_id} {s.record.kind} {','.join(s.record.pods)}" for s in slots
-                if s.record.started and not s.record.healed]
+                if s.record.started and not s.record.healed] + steps
 
     def heal_all(self) -> list[str]:
         """Heal every fault still in effect (idempotent); returns what could not be healed."""
@@ -109,6 +114,13 @@ class Nemesis:
             worker.start()
 
     def _fire(self, firing: Firing) -> None:
+        if isinstance(firing.fault, Upgrade):  # a drill: timed steps of its own, nothing to heal (see upgrade.py)
+            from harness.nemesis.upgrade import new_drill
+
+            drill = new_drill(self.ctx, firing.fault, firing.fault_id, self.events, self._stopping)
+            self._drills.append(drill)
+            drill.run()
+            return
         slot = self._register(firing)
         if slot is None:
             return
@@ -176,8 +188,8 @@ class Nemesis:
         self.events.emit(SOURCE, type, fault_id=record.fault_id, kind=record.kind, **fields)
 
     @staticmethod
-    def _extra_params(record: ActiveFault) -> dict:
-        extra = {}
+    def _extra_params(record: ActiveFault) -> dict[str, Any]:
+        extra: dict[str, Any] = {}
         if record.sides:
             extra["sides"] = record.sides
         if record.chain:

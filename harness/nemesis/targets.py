@@ -1,4 +1,4 @@
-"""Turn a Target selector into pods at the moment a fault fires, by asking the servers who is what now.
+"""Turn a FaultTarget selector into pods at the moment a fault fires, by asking the servers who is what now.
 
 `random` draws from an RNG seeded by the scenario's seed and the fault id, so a rerun with the
 same seed picks the same way whatever order overlapping faults fire in.
@@ -9,9 +9,9 @@ from __future__ import annotations
 import random
 
 from harness.errors import HarnessError
-from harness.platforms.base import Deployment, Pod
+from harness.deployment import Deployment, Pod
 from harness.roles import current_roles, primaries
-from harness.scenario import Target
+from harness.scenario import FaultTarget
 
 
 class TargetError(HarnessError):
@@ -22,11 +22,11 @@ def rng_for(seed: int, fault_id: str) -> random.Random:
     return random.Random(f"{seed}/{fault_id}")
 
 
-def describe(target: Target) -> dict:
+def describe(target: FaultTarget) -> dict:
     return target.model_dump(exclude_defaults=True)
 
 
-def resolve(deployment: Deployment, target: Target, rng: random.Random) -> list[Pod]:
+def resolve(deployment: Deployment, target: FaultTarget, rng: random.Random) -> list[Pod]:
     """The pods the selector means now: one (`first`, `random`) or every match (`all`)."""
     if target.pod is not None:
         return [deployment.pod(target.pod)]

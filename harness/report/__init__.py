@@ -28,6 +28,9 @@ def build_report(run_dir: str | Path) -> Path:
     rundir = RunDir(run_dir)
     if not rundir.path.is_dir():
         raise FileNotFoundError(f"{rundir.path}: no such run directory")
+    if rundir.read_meta().get("kind") == "capacity":
+        from harness.capacity.report import build_capacity_report
+        return build_capacity_report(rundir.path)
     run = load_run(rundir.path)
     plots = write_plots(run, rundir.plots_dir)
     write_junit(run, rundir.junit)

@@ -12,7 +12,7 @@ import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from statistics import median
-from typing import Any
+from typing import Any, Sequence
 
 from harness.report.metrics import METRICS, family, format_number, load_summaries, metric, metrics_of, sort_key
 
@@ -106,7 +106,7 @@ class Comparison:
                 "a side: no significance test, repeat runs with --repeat to separate noise).")
 
 
-def compare(baseline: list[Path], current: list[Path], thresholds: dict[str, float] | None = None,
+def compare(baseline: Sequence[str | Path], current: Sequence[str | Path], thresholds: dict[str, float] | None = None,
             alpha: float = ALPHA) -> Comparison:
     """Compare run directories or summary.json files (a directory of run directories counts as its runs)."""
     return compare_summaries(load_summaries(baseline), load_summaries(current), thresholds, alpha)
@@ -165,10 +165,10 @@ def _compare_metric(name: str, base: list[float], cur: list[float], threshold: f
     tested = len(base) >= MIN_RUNS_FOR_TEST and len(cur) >= MIN_RUNS_FOR_TEST
     p_worse = p_value(cur, base, "less" if about.higher_is_better else "greater") if tested else None
     if worse:
-        verdict = REGRESSED if not tested or p_worse <= alpha else NOISE
+        verdict = REGRESSED if p_worse is None or p_worse <= alpha else NOISE
     elif better:
         p_better = p_value(cur, base, "greater" if about.higher_is_better else "less") if tested else None
-        verdict = IMPROVED if not tested or p_better <= alpha else NOISE
+        verdict = IMPROVED if p_better is None or p_better <= alpha else NOISE
     else:
         verdict = OK
     return MetricComparison(name, about.label, about.unit, about.higher_is_better, b, c, change, threshold,

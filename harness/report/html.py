@@ -16,10 +16,11 @@ from typing import Any
 
 import jinja2
 
-from harness.checker.checks import headline_lines
+from harness.report.drill_section import COLUMNS as DRILL_COLUMNS
+from harness.report.drill_section import drill_view
 from harness.report.metrics import format_number
 from harness.report.rundata import FaultWindow, RunData
-from harness.rundir import RunDir
+from harness.rundir import TIMELINE_EVENT_TYPES, RunDir, headline_lines
 
 LOST_SAMPLE_SHOWN = 20
 CARD_LINES = 6
@@ -57,10 +58,12 @@ def render_html(run: RunData, plots: dict[str, Path]) -> str:
         started=_started(run), partial_detail=_partial_detail(run),
         throughput=_throughput_rows(summary), cards=_cards(run, summary), setup=_setup(run, summary),
         plots=[(name, PLOT_CAPTIONS.get(name, ""), _data_uri(p)) for name, p in plots.items()],
-        failover=_failover_rows(run, summary), writes=summary.get("writes") or {},
+        failover=_failover_rows(run, summary), writes=summary.get("writes") or {}, reads=summary.get("reads") or {},
         lost=_lost_rows(run, summary), slos=_slo_rows(summary),
-        events=_shown_events(_event_rows(run)), notes=run.notes, degraded=_degraded(run, summary), fmt=format_number,
+        events=_shown_events(_event_rows(run), run.events_count), notes=run.notes, degraded=_degraded(run, summary), fmt=format_number,
         benchmark=_benchmark_rows(run), failed_checks=headline_lines(summary, run.path),
+        drill=drill_view(summary), drill_columns=DRILL_COLUMNS,
+        replication_lag=summary.get("replication_lag") or {},
     )
 
 
@@ -93,19 +96,17 @@ def _started(run: RunData) -> str:
 def _partial_detail(run: RunData) -> str:
     if not run.partial:
         return ""
-    planned = run.meta.get("duration_s") or (run.scenario.duration_s if run.scenario else None)
+    planned = run.meta.get("duration_s") or run.planned_duration_s
     got = f"data ends at {run.end_s:.1f} s" + (f" of a planned {float(planned):g} s" if planned else "")
     return (f"The run did not finish (status: {run.meta.get('status', 'unknown')}); {got}. "
             "Every number below covers only what was recorded before it stopped.")
 
 
 def _throughput_rows(summary: dict[str, Any]) -> list[list[str]]:
-    from harness.checker.throughput import HEADLINE_DRIVERS  # here: the checker package is slow to import
-
     throughput = summary.get("throughput") or {}
     keys = ("baseline_ops_per_s", "during_fault_ops_per_s", "recovered_ops_per_s")
     by_driver = {d: n for d, n in (throughput.get("by_driver") or {}).items() if isinstance(n, dict)}
-    headline = next((d for d in HEADLINE_DRIVERS if d in by_driver), None)
+    headline = throughput.get("driver")  # the checker's headline driver
     rows = [[driver + (" (headline)" if driver == headline else "")] + [format_number(numbers.get(k)) for k in keys]
             for driver, numbers in sorted(by_driver.items(), key=lambda kv: kv[0] != headline)]
     if throughput and not by_driver:
@@ -143,6 +144,9 @@ def _lost_card(summary: dict[str, Any]) -> Card:
     lost, unchecked = writes.get("lost"), writes.get("unchecked") or 0
     detail = [f"of {format_number(writes.get('acknowledged'))} acknowledged writes",
               f"{format_number(writes.get('unknown'))} with unknown outcome (never counted lost)"]
+    missed = (summary.get("reads") or {}).get("missed_acknowledged_write")
+    if missed:
+        detail.append(f"{format_number(missed)} reads missed an acknowledged write")
     if unchecked:
         detail.insert(1, f"{format_number(unchecked)} not checked: no final read of them")
     tone = "bad" if lost else ("good" if lost == 0 and not unchecked else "")
@@ -205,6 +209,8 @@ def _topology_text(topology: dict[str, Any]) -> str:
                 f"node timeout {topology.get('cluster_node_timeout_ms')} ms{suffix}")
     if kind == "standalone":
         return f"standalone: 1 pod{suffix}"
+    if kind == "naive":
+        return f"naive: {topology.get('instances')} independent primaries behind one Service{suffix}"
     return "unknown"
 
 
@@ -252,26 +258,27 @@ def _slo_rows(summary: dict[str, Any]) -> list[dict[str, str]]:
             continue
         name = str(slo.get("name"))
         bound = "≥" if name.startswith("min_") else "≤"
-        status = {True: "pass", False: "fail"}.get(slo.get("pass"), "not evaluated")
+        passed = slo.get("pass")
+        status = "pass" if passed is True else "fail" if passed is False else "not evaluated"
         rows.append({"name": name, "limit": f"{bound} {format_number(slo.get('limit'))}",
                      "value": format_number(slo.get("value")), "status": status})
     return rows
 
 
 def _event_rows(run: RunData) -> list[list[str]]:
-    shown = {"fault-start", "fault-end", "fault-verified", "sentinel", "role-change", "primary-change",
-             "cluster-state", "driver-error", "run-start", "load-start", "load-end", "heal-all", "settled",
-             "run-end"}
+    shown = set(TIMELINE_EVENT_TYPES)
     skip = {"t", "wall", "source", "type"}
     return [[f"{e['t']:.3f}", str(e.get("source", "")), str(e.get("type", "")),
              " ".join(f"{k}={v}" for k, v in e.items() if k not in skip and v not in ("", None, {}))]
             for e in run.events if e.get("type") in shown]
 
 
-def _shown_events(rows: list[list[str]]) -> tuple[list[list[str]], str]:
-    if len(rows) <= MAX_EVENTS:
-        return rows, f"{len(rows)} events"
-    return rows[:MAX_EVENTS], f"first {MAX_EVENTS} of {len(rows)} events"
+def _shown_events(rows: list[list[str]], count: int) -> tuple[list[list[str]], str]:
+    """`count`: how many there were when the checker's timeline kept only the first of them."""
+    total = max(len(rows), count)
+    if total <= MAX_EVENTS and len(rows) == total:
+        return rows, f"{total} events"
+    return rows[:MAX_EVENTS], f"first {min(len(rows), MAX_EVENTS)} of {total} events"
 
 
 def _degraded(run: RunData, summary: dict[str, Any]) -> list[str]:
@@ -373,6 +380,21 @@ _TEMPLATE = PAGES.from_string("""<!doctype html>
 {% for line in failed_checks %}<div>{{ line }}</div>{% endfor %}
 </div>{% endif %}
 {% for note in notes.get("summary", []) %}<div class="note">{{ note }}</div>{% endfor %}
+{% if drill %}
+<section class="drill" id="drill">
+  <h2>Upgrade drill: {{ drill.verdict | upper }}</h2>
+  <p>{{ drill.line }}</p>
+  {% for reason in drill.reasons %}<div class="failed-checks">{{ reason }}</div>{% endfor %}
+  <table>
+    <tr>{% for c in drill_columns %}<th>{{ c }}</th>{% endfor %}</tr>
+    {% for row in drill.rows %}<tr>{% for cell in row %}<td>{{ cell }}</td>{% endfor %}</tr>{% endfor %}
+  </table>
+  <p class="sub">Each step is shaded and labelled on the plots below (fault id <code>drill/step</code>).
+  Unavailable: writes refused as the probe saw them during the step; lost: acknowledged writes missing at the
+  end that were acknowledged before the step ended (and after the previous one); link down: how long each
+  replica's link was not up; resync: what each replica's own log says it did.</p>
+</section>
+{% endif %}
 {% if summary %}
 <section class="headline">
   <div class="card throughput">
@@ -432,7 +454,15 @@ of {{ fmt(writes.get("acknowledged")) }} acknowledged writes ({{ fmt(writes.get(
 no row in final.csv (the run died before the final read, or their primary did not answer it), so they are
 neither lost nor known present.{% endif %}
 {% if writes.get("acknowledged_by_demoted_primary") %}{{ fmt(writes.get("acknowledged_by_demoted_primary")) }}
-acknowledged by a primary that had already been demoted.{% endif %}</p>
+acknowledged by a primary that had already been demoted.{% endif %}
+{% if writes.get("lost") and writes.get("lost_by_pod") %}Lost by the pod that acknowledged them:
+{% for pod, n in writes.get("lost_by_pod").items() %}{{ pod or "?" }} {{ fmt(n) }}{{ ", " if not loop.last }}{% endfor %}.{% endif %}</p>
+{% if reads and reads.get("missed_acknowledged_write") %}
+<p><b class="status-fail">{{ fmt(reads.get("missed_acknowledged_write")) }} reads missed an acknowledged write</b>
+of {{ fmt(reads.get("acknowledged")) }} acknowledged reads: the read found no value although the write of its key
+had been acknowledged before it (answered by {% for pod, n in reads.get("missed_by_pod").items() %}{{ pod or "?" }}
+{{ fmt(n) }}{{ ", " if not loop.last }}{% endfor %}).</p>
+{% endif %}
 {% if lost %}
 <table>
   <tr><th>key</th><th class="num">acknowledged at</th><th>relative to the fault</th></tr>
@@ -455,6 +485,22 @@ acknowledged by a primary that had already been demoted.{% endif %}</p>
   <tr>{% for cell in row %}<td{% if 1 <= loop.index0 <= 6 %} class="num"{% endif %}>{{ cell }}</td>{% endfor %}</tr>
   {% endfor %}
 </table>
+{% endif %}
+
+{% if replication_lag %}
+<h2>Replication lag</h2>
+<table>
+  <tr><th>replica</th><th class="num">max lag s</th><th class="num">max lag bytes</th><th class="num">samples</th>
+      <th>reported by</th></tr>
+  {% for replica, lag in replication_lag.items() %}
+  <tr><td>{{ replica }}</td><td class="num">{{ fmt(lag.get("max_lag_s")) }}</td>
+      <td class="num">{{ fmt(lag.get("max_lag_bytes")) }}</td><td class="num">{{ fmt(lag.get("samples")) }}</td>
+      <td>{{ (lag.get("primaries") or [])|join(", ") }}</td></tr>
+  {% endfor %}
+</table>
+<p class="sub">From each primary's redis_exporter sidecar, scraped every second during the run: lag s is
+<code>redis_connected_slave_lag_seconds</code> (since the replica last acknowledged), lag bytes is
+<code>redis_master_repl_offset</code> minus <code>redis_connected_slave_offset_bytes</code>.</p>
 {% endif %}
 
 <h2>SLOs</h2>

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.report.rundata import RunData
+from harness.rundir import HTML_FILE
 
 SUITE = "redis-harness"
 
@@ -38,11 +39,11 @@ def junit_element(run: RunData) -> ET.Element:
                        time=f"{_run_seconds(run):.3f}")
     properties = ET.SubElement(suite, "properties")
     for name, value in (("run_id", run.run_id), ("verdict", (run.summary or {}).get("verdict", "unknown")),
-                        ("partial", str(run.partial).lower()), ("report", "report.html")):
+                        ("partial", str(run.partial).lower()), ("report", HTML_FILE)):
         ET.SubElement(properties, "property", name=name, value=str(value))
     suite.extend(cases)
-    suites = ET.Element("testsuites", name=SUITE, tests=suite.get("tests"), failures=suite.get("failures"),
-                        errors="0", skipped=suite.get("skipped"))
+    suites = ET.Element("testsuites", name=SUITE, tests=suite.get("tests", "0"), failures=suite.get("failures", "0"),
+                        errors="0", skipped=suite.get("skipped", "0"))
     suites.append(suite)
     return suites
 
@@ -79,11 +80,11 @@ def _slo_cases(run: RunData) -> list[ET.Element]:
     evaluated = (run.summary or {}).get("slo")
     if isinstance(evaluated, list):
         return [_slo_case(run, slo) for slo in evaluated if isinstance(slo, dict)]
-    if run.scenario is None:
+    if run.slo_limits is None:
         return []
     reason = "not evaluated: no summary.json (the checker did not run)"
     cases = []
-    for name, limit in run.scenario.slos.items():
+    for name, limit in run.slo_limits:
         case = _case(run, "slo", name)
         ET.SubElement(case, "skipped", message=f"{reason}; limit {limit:g}")
         cases.append(case)

@@ -10,7 +10,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from harness.rundir import RunDir
 
@@ -88,7 +88,7 @@ def sort_key(name: str) -> tuple[int, str]:
 # --------------------------------------------------------------------------- finding summaries
 
 
-def summary_paths(paths: list[str | Path]) -> list[Path]:
+def summary_paths(paths: Sequence[str | Path]) -> list[Path]:
     """Each path is a summary.json, a run directory, or a directory of run directories (a --repeat)."""
     found: list[Path] = []
     for raw in paths:
@@ -107,7 +107,7 @@ def summary_paths(paths: list[str | Path]) -> list[Path]:
     return found
 
 
-def load_summaries(paths: list[str | Path]) -> list[dict[str, Any]]:
+def load_summaries(paths: Sequence[str | Path]) -> list[dict[str, Any]]:
     summaries = []
     for path in summary_paths(paths):
         try:

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -44,8 +45,8 @@ CLOSEUP_BEFORE_S, CLOSEUP_AFTER_S = 5.0, 10.0
 DRIVER_TITLES = {"probe": "probe (checked writes)", "locust": "Locust", "redis-benchmark": "redis-benchmark"}
 OUTCOMES = (("ok", OK_COLOUR, "ok (acknowledged)"), ("fail", FAULT_COLOUR, "fail (refused)"),
             ("info", UNKNOWN_COLOUR, "info (unknown outcome)"))
-UNAVAILABLE = {"fill": False, "hatch": "///", "edgecolor": "#444444", "lw": 0.8}
-LABEL_BOX = {"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.75}
+UNAVAILABLE: dict[str, Any] = {"fill": False, "hatch": "///", "edgecolor": "#444444", "lw": 0.8}
+LABEL_BOX: dict[str, Any] = {"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.75}
 
 
 def write_plots(run: RunData, out_dir: Path) -> dict[str, Path]:
@@ -142,7 +143,7 @@ def failover_figure(run: RunData) -> Figure | None:
         ax.set_visible(False)
     for ax in axes[(rows - 1) * columns:]:
         ax.set_xlabel("time since load start (s)", fontsize=9)
-    handles = [Patch(color=c, alpha=0.85, label=column) for column, c, _ in OUTCOMES]
+    handles: list[Artist] = [Patch(color=c, alpha=0.85, label=column) for column, c, _ in OUTCOMES]
     handles += [Patch(label="unavailable", **UNAVAILABLE), Patch(color=FAULT_COLOUR, alpha=0.25, label="fault"),
                 Line2D([], [], color="#1f77b4", ls="-.", label="detected"),
                 Line2D([], [], color=PRIMARY_COLOUR, ls="--", label="promoted")]
@@ -346,8 +347,8 @@ class _Labels:
                          ha="right" if left_side else "left", bbox=LABEL_BOX, **style)
 
 
-def _marker_handles(run: RunData) -> list:
-    handles = []
+def _marker_handles(run: RunData) -> list[Artist]:
+    handles: list[Artist] = []
     if run.faults:
         handles.append(Patch(color=FAULT_COLOUR, alpha=0.25, label="fault window"))
     if any(m.kind == "primary-change" for m in run.markers):

@@ -1,29 +1,27 @@
-"""What a report reads from a run directory, loaded once and tolerantly.
+"""What a report reads from a run directory, loaded once and tolerantly: the checker's output.
 
-A run killed halfway leaves files cut mid-line, or not written at all. Loading never raises for
-that: whatever is missing or unreadable becomes a note that the report prints where the section
-would have been. Nothing here talks to Redis or a platform (docs/run-directory.md). When the
-checker never wrote series/probe.csv, the probe's seconds are rebuilt from history.csv with the
-checker's own functions, so the plot shows what the checker would have counted.
+A report is a function of what the checker wrote: summary.json (numbers, fault windows, the
+markers the plots draw, the timeline, the run's own facts), tables/series.parquet and lost.csv,
+read through harness/rundir. `redis-harness report` runs the checker first when summary.json is
+missing. Called on a directory the checker never judged (a run killed before it; a summary of an
+older format), this falls back to the run's own records, read through harness/rundir as well:
+meta.json, events.jsonl, series/*.csv, and the probe's seconds from history.csv, made the way the
+checker makes them. Loading never raises for a torn or missing file: it becomes a note that the
+report prints where the section would have been. Nothing here talks to Redis or a platform, and
+nothing imports the checker or the scenario model.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
-from harness.errors import ScenarioError
-from harness.rundir import RunDir
+from harness.rundir import (SERIES_COLUMNS, RunDir, complete_seconds, in_driver_order, read_event_records,
+                            read_json_object, read_lost, read_scenario_facts, read_series_dir, read_table)
 
-if TYPE_CHECKING:
-    from harness.scenario import Scenario
-
-SERIES_COLUMNS = ["t_s", "driver", "ok", "fail", "info", "p50_ms", "p90_ms", "p99_ms", "max_ms"]
-DRIVER_ORDER = ["probe", "locust", "redis-benchmark"]
 PARTIAL_STATUSES = {"running", "interrupted"}
 
 
@@ -54,13 +52,15 @@ class RunData:
     path: Path
     meta: dict[str, Any]
     summary: dict[str, Any] | None
-    scenario: Scenario | None
+    slo_limits: list[tuple[str, float]] | None  # the scenario's SLOs, known only when there is no summary
     events: list[dict[str, Any]]
     series: dict[str, pd.DataFrame]  # driver -> per-second table (SERIES_COLUMNS)
     faults: list[FaultWindow]
     markers: list[Marker]
     notes: dict[str, list[str]] = field(default_factory=dict)  # section -> what is missing or derived
     lost: pd.DataFrame | None = None  # lost.csv: t_s, pod, lost (acknowledged then lost, by acknowledging pod)
+    events_count: int = 0  # the checker's count of timeline events, when `events` holds only the first of them
+    planned_duration_s: float | None = None
 
     @property
     def run_id(self) -> str:
@@ -86,77 +86,60 @@ class RunData:
 
 def load_run(path: str | Path) -> RunData:
     rundir = RunDir(path)
-    run = RunData(path=rundir.path, meta={}, summary=None, scenario=None, events=[], series={}, faults=[],
+    run = RunData(path=rundir.path, meta={}, summary=None, slo_limits=None, events=[], series={}, faults=[],
                   markers=[])
-    run.meta = _read_json(rundir.meta, run, "run")
     run.summary = _read_json(rundir.summary, run, "summary") or None
+    summary = run.summary or {}
+    if isinstance(summary.get("run"), dict):
+        run.meta = summary["run"]
+    else:
+        run.meta = _read_json(rundir.meta, run, "run")
     if run.summary is None:
         run.note("summary", "no summary.json: the checker did not run (or the run died before it); "
                             "headline numbers, failover, lost writes and SLOs are unknown")
-        run.scenario = _read_scenario(rundir.scenario, run)  # to list its SLOs as not evaluated
-    run.events = _read_events(rundir.events, run)
-    run.series = _read_series(rundir, run)
-    run.lost = _read_lost(rundir.lost)
+        facts = read_scenario_facts(rundir.scenario)  # its SLOs, to list them as not evaluated
+        for note in facts.notes:
+            run.note("run", note)
+        run.slo_limits, run.planned_duration_s = facts.value.get("slos"), facts.value.get("duration_s")
+    timeline = summary.get("timeline")
+    if isinstance(timeline, dict) and isinstance(timeline.get("events"), list):
+        run.events = [e for e in timeline["events"] if isinstance(e, dict) and isinstance(e.get("t"), (int, float))]
+        run.events_count = int(timeline.get("count") or len(run.events))
+    else:
+        run.events = _read_events(rundir.events, run)
+    run.series = _checker_series(rundir, run) or _read_series(rundir, run)
+    run.lost = read_lost(rundir.lost)
     run.faults = _faults(run)
-    run.markers = _markers(_with_logged_primary_changes(run.events, rundir, run.meta),
-                           cluster=(run.meta.get("topology") or {}).get("kind") == "cluster")
+    logged = summary.get("markers")
+    run.markers = _markers(logged if isinstance(logged, list) else run.events,
+                           cluster=(run.meta.get("topology") or summary.get("topology") or {}).get("kind") == "cluster")
     return run
 
 
-def _with_logged_primary_changes(events: list[dict[str, Any]], rundir: RunDir, meta: dict) -> list[dict[str, Any]]:
-    """Primary changes as the sentinels or cluster nodes logged them, when they did: the checker's rule
-    (its server_logs and cluster_logs)."""
-    import pandas as pd
-
-    from harness.checker.cluster_logs import cluster_log_events
-    from harness.checker.server_logs import sentinel_log_events
-
-    frames = [f for f in (sentinel_log_events(rundir.logs_dir, meta), cluster_log_events(rundir.logs_dir, meta))
-              if len(f)]
-    if not frames:
-        return events
-    logged = pd.concat(frames, ignore_index=True)
-    changes = logged[logged["type"] == "primary-change"].to_dict("records")
-    return [e for e in events if e.get("type") != "primary-change"] + changes
-
-
-def _read_lost(path: Path) -> pd.DataFrame | None:
-    """lost.csv when the checker wrote one with any row; a torn or foreign file is treated as absent."""
-    try:
-        table = pd.read_csv(path)
-    except (OSError, ValueError):
-        return None
-    if not {"t_s", "pod", "lost"} <= set(table.columns) or not len(table):
-        return None
-    return table
+def _checker_series(rundir: RunDir, run: RunData) -> dict[str, pd.DataFrame]:
+    """The checker's tables/series.parquet, one table a driver, when the checker wrote one with rows."""
+    if run.summary is None:
+        return {}
+    table = read_table(rundir.table("series"))
+    if table is None or not len(table) or not {"t_s", "driver", "ok"} <= set(table.columns):
+        return {}
+    series = {}
+    for driver, rows in table.groupby("driver", sort=False):
+        rows = rows.assign(**{c: float("nan") for c in SERIES_COLUMNS if c not in rows})[SERIES_COLUMNS]
+        rows = rows.astype({c: float for c in SERIES_COLUMNS if c != "driver"})
+        series[str(driver)] = complete_seconds(rows.dropna(subset=["t_s", "ok"]))
+    return in_driver_order(series)
 
 
 def _read_json(path: Path, run: RunData, section: str) -> dict[str, Any]:
-    if not path.exists():
-        if section == "run":
-            run.note(section, f"no {path.name}: run metadata (versions, status) unknown")
-        return {}
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        run.note(section, f"{path.name} is unreadable ({exc}); ignored")
-        return {}
-    if not isinstance(data, dict):
-        run.note(section, f"{path.name} is not a JSON object; ignored")
-        return {}
-    return data
-
-
-def _read_scenario(path: Path, run: RunData) -> Scenario | None:
-    from harness.scenario import load_scenario  # pydantic models: imported only when a summary is missing
-
-    if not path.exists():
-        return None
-    try:
-        return load_scenario(path)
-    except ScenarioError as exc:
-        run.note("run", f"scenario.yaml does not validate: {exc}")
-        return None
+    read = read_json_object(path)
+    for note in read.notes:
+        if note.startswith("no "):
+            if section == "run":
+                run.note(section, f"{note}: run metadata (versions, status) unknown")
+        else:
+            run.note(section, note)
+    return read.value
 
 
 def _read_events(path: Path, run: RunData) -> list[dict[str, Any]]:
@@ -164,86 +147,38 @@ def _read_events(path: Path, run: RunData) -> list[dict[str, Any]]:
     if not path.exists():
         run.note("events", "no events.jsonl: fault windows and role changes are unknown")
         return []
-    events, bad = [], 0
-    for line in path.read_text(errors="replace").splitlines():
-        if not line.strip():
-            continue
-        try:
-            event = json.loads(line)
-        except ValueError:
-            bad += 1
-            continue
-        if isinstance(event, dict) and isinstance(event.get("t"), (int, float)):
-            events.append(event)
-        else:
-            bad += 1
+    events, bad = read_event_records(path)
     if bad:
         run.note("events", f"{bad} unreadable line(s) in events.jsonl skipped")
-    return sorted(events, key=lambda e: e["t"])
+    return events
 
 
 def _read_series(rundir: RunDir, run: RunData) -> dict[str, pd.DataFrame]:
-    found = sorted(rundir.series_dir.glob("*.csv")) if rundir.series_dir.exists() else []
-    series = {}
-    for path in found:
-        table = _read_series_csv(path, run)
-        if table is not None:
-            series[path.stem] = table
+    read = read_series_dir(rundir.series_dir)
+    for note in read.notes:
+        run.note("plots", note)
+    series = read.value
     if "probe" not in series and rundir.history.exists():
-        table = _complete_seconds(_probe_series_from_history(rundir.history, run))
+        table = complete_seconds(_probe_series_from_history(rundir.history, run))
         if len(table):
             series["probe"] = table
             run.note("plots", "the probe's per-second table was derived from history.csv "
                               "(series/probe.csv is missing)")
     if not series:
         run.note("plots", "no per-second tables (series/*.csv) and no history.csv: nothing to plot")
-    order = {d: i for i, d in enumerate(DRIVER_ORDER)}
-    return dict(sorted(series.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
+    return in_driver_order(series)
 
 
 def _probe_series_from_history(history: Path, run: RunData) -> pd.DataFrame:
-    # Imported here: the checker's modules (pyarrow, parquet) are needed only on this path.
-    from harness.checker.history import load_history
-    from harness.checker.throughput import probe_series
+    # Imported here: pyarrow's CSV reader is needed only on this path.
+    from harness.rundir.history import load_history
+    from harness.rundir.series import probe_series
 
     try:
         return probe_series(load_history(history))
     except (OSError, ValueError) as exc:  # pyarrow's parse errors are ValueErrors
         run.note("plots", f"history.csv is unreadable ({exc}); the probe is not plotted")
         return pd.DataFrame(columns=SERIES_COLUMNS)
-
-
-def _read_series_csv(path: Path, run: RunData) -> pd.DataFrame | None:
-    try:
-        table = pd.read_csv(path, on_bad_lines="skip")
-    except (OSError, ValueError) as exc:  # empty file, or cut before the header ended
-        run.note("plots", f"{path.name} is unreadable ({exc}); ignored")
-        return None
-    missing = [c for c in ("t_s", "ok") if c not in table.columns]
-    if missing:
-        run.note("plots", f"{path.name} lacks columns {missing}; ignored")
-        return None
-    for column in SERIES_COLUMNS:
-        if column == "driver":
-            continue
-        table[column] = pd.to_numeric(table[column], errors="coerce") if column in table else float("nan")
-    table = table.dropna(subset=["t_s", "ok"])  # a row cut by a crash
-    if table.empty:
-        run.note("plots", f"{path.name} has no rows yet; ignored")
-        return None
-    return _complete_seconds(table.assign(driver=path.stem)[SERIES_COLUMNS])
-
-
-def _complete_seconds(table: pd.DataFrame) -> pd.DataFrame:
-    """One row per second from the first to the last: a second with no row had no operations."""
-    if table.empty:
-        return table
-    table = table.groupby("t_s", as_index=True).first()  # a duplicated second keeps its first row
-    seconds = pd.RangeIndex(int(table.index.min()), int(table.index.max()) + 1, name="t_s")
-    table = table.reindex(seconds)
-    table[["ok", "fail", "info"]] = table[["ok", "fail", "info"]].fillna(0)
-    table["driver"] = table["driver"].ffill().bfill()
-    return table.reset_index()[SERIES_COLUMNS]
 
 
 def _faults(run: RunData) -> list[FaultWindow]:

@@ -263,7 +263,8 @@ def _slo_row(slo: dict[str, Any]) -> tuple[str, float | None, float | None, str]
     """Tolerant of a future `status` field (pass / fail / not-evaluated) beside or instead of `pass`."""
     status = slo.get("status")
     if status is None:
-        status = {True: "pass", False: "fail"}.get(slo.get("pass"), "not-evaluated")
+        passed = slo.get("pass")
+        status = "pass" if passed is True else "fail" if passed is False else "not-evaluated"
     number = [v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
               for v in (slo.get("limit"), slo.get("value"))]
     return str(slo.get("name")), number[0], number[1], str(status)

@@ -52,7 +52,7 @@ def registry_for(runs: list[tuple[dict[str, str], dict[str, Any], float]]) -> Co
                          list(KEY_LABELS), registry=registry),
     }
     for labels, summary, started in latest.values():
-        key = [labels[k] for k in KEY_LABELS]
+        key = tuple(labels[k] for k in KEY_LABELS)
         for name, value in metrics_of(summary).items():
             group, _, detail = family(name).partition(".")
             if group == "throughput":

@@ -26,7 +26,7 @@ def saturation(run_dir: RunDir | None, summary: dict[str, Any], meta: dict[str, 
         if "saturat" in str(note).lower():
             return str(note)
     if run_dir is not None:
-        log = run_dir.raw_dir / "locust.log"
+        log = run_dir.locust_log
         if log.is_file():
             with open(log, errors="replace") as f:
                 for line in f:

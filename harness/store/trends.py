@@ -35,7 +35,7 @@ class Trend:
         previous = None
         for row in self.runs.to_dict("records"):
             env = {name: row.get(name) for name in ENVIRONMENT_FIELDS}
-            changed = differences(previous, env) if previous is not None else []
+            changed: list[str] = differences(previous, env) if previous is not None else []
             if changed:
                 marks.append((row["started"], changed))
             previous = env

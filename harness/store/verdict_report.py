@@ -112,7 +112,7 @@ def write_junit(verdicts: list[BatchVerdict], path: Path) -> None:
                 ET.SubElement(case, "skipped", message=f"{m.verdict}: {text}")
             ET.SubElement(case, "system-out").text = text
     for attr in ("tests", "failures", "skipped"):
-        suites.set(attr, str(sum(int(s.get(attr)) for s in suites)))
+        suites.set(attr, str(sum(int(s.get(attr, "0")) for s in suites)))
     tree = ET.ElementTree(suites)
     ET.indent(tree)
     tree.write(path, encoding="utf-8", xml_declaration=True)

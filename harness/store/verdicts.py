@@ -161,7 +161,7 @@ def _evaluate_metric(name: str, base: list[float], cur: list[float], threshold: 
                                n_baseline=len(base), n_current=len(cur))
     if not cur:
         return MetricVerdict(**row, verdict=MISSING)
-    if len(base) < MIN_BASELINE:
+    if len(base) < MIN_BASELINE or b is None or c is None or noise is None:  # MIN_BASELINE >= 2: all set
         return MetricVerdict(**row, verdict=NO_BASELINE)
     change = relative_change(b, c)
     mde = Z_MDE * _noise_upper(noise, len(base)) * math.sqrt(1 / len(cur) + 1 / len(base))
@@ -185,7 +185,7 @@ def _evaluate_metric(name: str, base: list[float], cur: list[float], threshold: 
         row["interval"] = (lo / abs(b), hi / abs(b)) if b else (lo, hi)
         sig_worse = hi < 0 if about.higher_is_better else lo > 0  # the whole interval on the bad side
         sig_better = lo > 0 if about.higher_is_better else hi < 0
-    unstable = noise is not None and noise > threshold
+    unstable = noise > threshold
     if unstable:  # too noisy to judge at its threshold: only a change far beyond the noise counts
         beyond = ESCAPE_Z * noise * math.sqrt(1 / len(cur) + 1 / len(base))  # the noise as measured
         worse, better = worse and effect > beyond, better and effect > beyond

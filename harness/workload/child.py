@@ -78,6 +78,8 @@ class ChildProcess:
         return self._finished(self._proc.returncode)
 
     def _signal_group(self, sig: int) -> None:
+        if self._proc is None:
+            return
         try:
             os.killpg(self._proc.pid, sig)
         except ProcessLookupError:
@@ -180,6 +182,15 @@ class ChildDriver:
         self._run: RunBoundChild | None = None
         self._finish_lock = threading.Lock()
         self._rc: int | None = None
+
+    def prepare(self) -> None:
+        """Before the run's t = 0 (the load's start): nothing to make ready for a tool this machine starts."""
+
+    def _started(self) -> RunBoundChild:
+        """The child `start()` made (every caller runs after it)."""
+        if self._run is None:
+            raise RuntimeError(f"{type(self).__name__} used before start()")
+        return self._run
 
     def wait(self, timeout: float | None = None) -> int:
         """Wait for the tool to end (by itself, or at the run's end); past `timeout` (default: the

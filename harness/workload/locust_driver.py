@@ -21,8 +21,8 @@ import socket
 import sys
 from pathlib import Path
 
-from harness.platforms.base import Deployment
-from harness.rundir import EventLog, RunClock, RunDir
+from harness.deployment import Deployment
+from harness.rundir import EventLog, RunClock, RunDir, write_series
 from harness.scenario import LocustLoad
 from harness.workload import persecond
 from harness.workload.child import ChildDriver, ChildProcess, RunBoundChild
@@ -85,7 +85,7 @@ class LocustDriver(ChildDriver):
     def __init__(self, deployment: Deployment, spec: LocustLoad, run_dir: RunDir, clock: RunClock,
                  events: EventLog, *, duration_s: float, seed: int = 0):
         super().__init__(deployment, spec, run_dir, clock, events, duration_s=duration_s, seed=seed)
-        self.seconds_dir = run_dir.raw_dir / "locust-seconds"
+        self.seconds_dir = run_dir.locust_seconds_dir
         self.csv_prefix = run_dir.raw_dir / "locust"
         self.totals: dict[str, int | None] = {}
 
@@ -99,7 +99,7 @@ class LocustDriver(ChildDriver):
         env = inherited | locust_env(self.deployment, self.spec, seed=self.seed, clock=self.clock,
                                      seconds_dir=self.seconds_dir)
         child = ChildProcess(argv, max_s=remaining + START_GRACE_S, env=env, cwd=self.run_dir.raw_dir,
-                             log=self.run_dir.raw_dir / "locust.log")
+                             log=self.run_dir.locust_log)
         self._run = RunBoundChild(child, ends_in_s=remaining)
         self._run.start()
         self.events.emit("driver", "driver-start", driver=DRIVER,
@@ -107,23 +107,32 @@ class LocustDriver(ChildDriver):
                                 f"--processes {self.spec.processes} (pid {child.pid})")
 
     def _collect(self, rc: int) -> None:
-        merged = persecond.merge_files(sorted(self.seconds_dir.glob(persecond.FILE_GLOB)))
-        rows = persecond.series_rows(merged, DRIVER)
-        persecond.write_series(self.run_dir.series(DRIVER), rows)
-        self.totals = {
-            "requests": sum(s.requests for s in merged.values()),
-            "requests_locust": locust_total_requests(Path(f"{self.csv_prefix}.json")),
-            "ok": sum(s.ok for s in merged.values()), "fail": sum(s.fail for s in merged.values()),
-        }
+        self.totals = collect_series(self.run_dir, requests_locust=locust_total_requests(Path(f"{self.csv_prefix}.json")))
         how = {"run-end": " (stopped at the run's end)", "harness": " (stopped by the harness)"}
-        detail = f"exit code {rc}{how.get(self._run.stop_reason, '')}; {json.dumps(self.totals)}"
-        if rc != 0 and self._run.stop_reason != "harness":
+        reason = self._run.stop_reason if self._run is not None else None
+        detail = f"exit code {rc}{how.get(reason or '', '')}; {json.dumps(self.totals)}"
+        problem = series_problem(self.totals)
+        if rc != 0 and reason != "harness":
             self.events.emit("driver", "driver-error", driver=DRIVER, detail=f"{detail}; see raw/locust.log")
-        elif not rows:
-            self.events.emit("driver", "driver-error", driver=DRIVER,
-                             detail=f"{detail}; no request completed (see raw/locust.log)")
-        elif self.totals["requests_locust"] not in (None, self.totals["requests"]):
-            self.events.emit("driver", "driver-error", driver=DRIVER,
-                             detail=f"{detail}; the per-second series misses requests Locust counted "
-                                    "(a Locust process was killed before writing its last second?)")
+        elif problem:
+            self.events.emit("driver", "driver-error", driver=DRIVER, detail=f"{detail}; {problem}")
         self.events.emit("driver", "driver-end", driver=DRIVER, detail=detail)
+
+
+def collect_series(run_dir: RunDir, *, requests_locust: int | None) -> dict[str, int | None]:
+    """series/locust.csv from the per-process (or per-worker) files of raw/locust-seconds/; the totals
+    beside Locust's own count of requests (`requests_locust`), which they must equal."""
+    merged = persecond.merge_files(sorted(run_dir.locust_seconds_dir.glob(persecond.FILE_GLOB)))
+    write_series(run_dir.series(DRIVER), persecond.series_rows(merged, DRIVER))
+    return {"requests": sum(s.requests for s in merged.values()), "requests_locust": requests_locust,
+            "ok": sum(s.ok for s in merged.values()), "fail": sum(s.fail for s in merged.values())}
+
+
+def series_problem(totals: dict[str, int | None]) -> str | None:
+    """What makes a Locust series not the load's whole story, or None."""
+    if not totals["requests"]:
+        return "no request completed (see raw/locust.log)"
+    if totals["requests_locust"] not in (None, totals["requests"]):
+        return ("the per-second series misses requests Locust counted (a Locust process was killed before "
+                "writing its last second?)")
+    return None

@@ -10,7 +10,7 @@ It works unchanged with Locust's web UI, `--processes N`, and `--master` / `--wo
 Environment variables (read once, when Locust imports this file):
 
 - `REDIS_HARNESS_DEPLOYMENT`: path of a deployment.json (as saved by the platforms); gives the
-  topology kind, addresses and password.
+  topology kind, addresses, password and, for a `topology.tls` deployment, its client certificate.
 - or, where no deployment.json exists (e.g. in a Kubernetes pod):
   `REDIS_HARNESS_MODE` = `standalone` | `sentinel` | `cluster`, and
   `REDIS_HARNESS_ADDRESSES` = comma-separated `host:port` (the server; the sentinels; cluster
@@ -25,7 +25,10 @@ Environment variables (read once, when Locust imports this file):
 - `REDIS_HARNESS_SECONDS_DIR`: when set, each Locust process writes its per-second figures
   there (harness.workload.persecond), bucketed by run second counted from
   `REDIS_HARNESS_RUN_START_MONO_NS` (CLOCK_MONOTONIC, same machine) or else
-  `REDIS_HARNESS_RUN_START_WALL` (Unix time, any machine), or else this process's start.
+  `REDIS_HARNESS_RUN_START_WALL` (Unix time, any machine), or else this process's start. A
+  master started before the run's zero is known (in-cluster Locust, harness.platforms.kubernetes.load)
+  is given it with the start, `--run-start-wall` (Unix time) in its POST /swarm; Locust hands custom
+  arguments to its workers with the spawn message, so each worker buckets from the harness's zero.
 
 Behaviour worth knowing:
 
@@ -48,9 +51,8 @@ import json
 import os
 import time
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable
 
 import gevent
 import numpy as np
@@ -61,12 +63,13 @@ from redis.cluster import ClusterNode, RedisCluster
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 
-from harness.platforms.base import Deployment
+from harness.deployment import Deployment, TlsFiles
+from harness.redisconn import tls_kwargs
 from harness.scenario import LocustLoad
+from harness.workload.draws import Draws
 from harness.workload.persecond import SecondRecorder, recorder_path
 
 REQUEST_TYPE = "redis"
-BATCH = 4096
 LIST_KEEP = 100
 HASH_FIELDS = [f"f{i}".encode() for i in range(16)]
 DROP_CLIENT_AFTER = 3
@@ -76,16 +79,17 @@ DROP_CLIENT_AFTER = 3
 
 
 @dataclass(frozen=True)
-class Target:
+class RedisEndpoint:
     mode: str  # standalone | sentinel | cluster
     addresses: list[tuple[str, int]]
     password: str | None
     master_name: str
     dial: Callable[[str, int], tuple[str, int]] = lambda host, port: (host, port)  # reported -> reachable
+    tls: TlsFiles | None = None  # a `topology.tls` deployment's client certificate (from its deployment.json)
 
 
 class _DialingSentinel(Sentinel):
-    """Connects to the primary the sentinels name at the address the harness can reach (see Target.dial)."""
+    """Connects to the primary the sentinels name at the address the harness can reach (see RedisEndpoint.dial)."""
 
     def __init__(self, *args, dial: Callable[[str, int], tuple[str, int]], **kwargs):
         super().__init__(*args, **kwargs)
@@ -106,13 +110,18 @@ def _parse_addresses(text: str) -> list[tuple[str, int]]:
     return out
 
 
-def target_from_env(env: dict[str, str]) -> Target:
+def target_from_env(env: dict[str, str]) -> RedisEndpoint:
     if env.get("REDIS_HARNESS_DEPLOYMENT"):
         deployment = Deployment.load(env["REDIS_HARNESS_DEPLOYMENT"])
         mode = deployment.topology["kind"]
+        service = deployment.extra.get("service") or {}
+        if mode == "naive" and service.get("host"):  # its Service, as an application would be pointed at it
+            return RedisEndpoint("standalone", [(str(service["host"]), int(service["port"]))], deployment.password,
+                                 env.get("REDIS_HARNESS_MASTER_NAME", "mymaster"), tls=deployment.tls)
         pods = deployment.sentinel_pods() if mode == "sentinel" else deployment.redis_pods()
-        return Target(mode, [(p.host, p.port) for p in pods], deployment.password,
-                      env.get("REDIS_HARNESS_MASTER_NAME", "mymaster"), deployment.dial_address)
+        return RedisEndpoint(mode, [(p.host, p.port) for p in pods], deployment.password,
+                             env.get("REDIS_HARNESS_MASTER_NAME", "mymaster"), deployment.dial_address,
+                             deployment.tls)
     mode = env.get("REDIS_HARNESS_MODE", "")
     if mode not in ("standalone", "sentinel", "cluster"):
         raise ValueError(
@@ -123,7 +132,7 @@ def target_from_env(env: dict[str, str]) -> Target:
     addresses = _parse_addresses(env.get("REDIS_HARNESS_ADDRESSES", ""))
     if not addresses:
         raise ValueError("REDIS_HARNESS_ADDRESSES: needs at least one host:port")
-    return Target(mode, addresses, env.get("REDIS_HARNESS_PASSWORD") or None,
+    return RedisEndpoint(mode, addresses, env.get("REDIS_HARNESS_PASSWORD") or None,
                   env.get("REDIS_HARNESS_MASTER_NAME", "mymaster"))
 
 
@@ -151,61 +160,20 @@ SECONDS_DIR = os.environ.get("REDIS_HARNESS_SECONDS_DIR")
 # --------------------------------------------------------------------------- connections
 
 
-def connect(target: Target, spec: LocustLoad) -> redis.Redis | RedisCluster:
+def connect(target: RedisEndpoint, spec: LocustLoad) -> redis.Redis | RedisCluster:
     """A client with redis-py's retries off (cluster: one, to follow a MOVED), bounded by the timeout."""
     timeout = spec.timeout_ms / 1000
-    common = dict(password=target.password, socket_timeout=timeout, socket_connect_timeout=timeout)
+    common: dict[str, Any] = dict(password=target.password, socket_timeout=timeout, socket_connect_timeout=timeout,
+                                  **tls_kwargs(target.tls))
     if target.mode == "standalone":
         host, port = target.addresses[0]
         return redis.Redis(host=host, port=port, retry=Retry(NoBackoff(), 0), single_connection_client=True,
                            **common)
     if target.mode == "sentinel":
-        sentinel = _DialingSentinel(target.addresses, sentinel_kwargs=dict(socket_timeout=timeout,
-                                                                           socket_connect_timeout=timeout),
-                                    dial=target.dial)
+        sentinel = _DialingSentinel(target.addresses, sentinel_kwargs=common, dial=target.dial)
         return sentinel.master_for(target.master_name, retry=Retry(NoBackoff(), 0), **common)
     return RedisCluster(startup_nodes=[ClusterNode(h, p) for h, p in target.addresses],
                         retry=Retry(NoBackoff(), 1), address_remap=lambda a: target.dial(*a), **common)
-
-
-# --------------------------------------------------------------------------- draws
-
-
-@lru_cache(maxsize=4)
-def zipf_cdf(keyspace: int, skew: float) -> np.ndarray:
-    """P(rank <= k) for ranks 1..keyspace with weight 1/rank**skew (key 0 is the hottest)."""
-    weights = 1.0 / np.arange(1, keyspace + 1, dtype=np.float64) ** skew
-    cdf = np.cumsum(weights)
-    return cdf / cdf[-1]
-
-
-def _stream(batch: Callable[[], list]) -> Iterator:
-    while True:
-        yield from batch()
-
-
-class Draws:
-    """Pre-drawn batches of commands, keys and value sizes: a request costs a few `next` calls."""
-
-    def __init__(self, spec: LocustLoad, rng: np.random.Generator):
-        mix = {name: weight for name, weight in spec.mix.items() if weight > 0}
-        names = list(mix)
-        p = np.array(list(mix.values()), dtype=np.float64)
-        p /= p.sum()
-        self.commands = _stream(lambda: [names[i] for i in rng.choice(len(names), BATCH, p=p).tolist()])
-        if spec.key_distribution == "zipfian":
-            cdf = zipf_cdf(spec.keyspace, spec.zipf_skew)
-            last = spec.keyspace - 1
-            self.keys = _stream(lambda: np.minimum(np.searchsorted(cdf, rng.random(BATCH), side="right"),
-                                                   last).tolist())
-        else:
-            self.keys = _stream(lambda: rng.integers(0, spec.keyspace, BATCH).tolist())
-        lo, hi = (spec.value_size, spec.value_size) if isinstance(spec.value_size, int) else spec.value_size
-        payload = rng.bytes(hi)
-        if lo == hi:
-            self.values = itertools.repeat(payload)
-        else:
-            self.values = _stream(lambda: [payload[:n] for n in rng.integers(lo, hi + 1, BATCH).tolist()])
 
 
 # --------------------------------------------------------------------------- per-second figures
@@ -222,6 +190,21 @@ def _recorder_here() -> SecondRecorder | None:
     if _recorder_pid != os.getpid():
         _recorder, _recorder_pid = SecondRecorder(recorder_path(Path(SECONDS_DIR)), ZERO_NS), os.getpid()
     return _recorder
+
+
+@events.init_command_line_parser.add_listener
+def _arguments(parser) -> None:
+    parser.add_argument("--run-start-wall", type=str, default="", include_in_web_ui=False,
+                        help="Unix time of the harness's run second 0 (redis-harness sets it with the start)")
+
+
+@events.test_start.add_listener
+def _run_zero(environment, **_kw):
+    """A zero given with the start (see --run-start-wall) replaces the one read at import."""
+    global ZERO_NS
+    wall = getattr(environment.parsed_options, "run_start_wall", "") if environment.parsed_options else ""
+    if wall:
+        ZERO_NS = zero_ns_from_env({"REDIS_HARNESS_RUN_START_WALL": wall})
 
 
 @events.request.add_listener

@@ -24,14 +24,13 @@ from typing import Callable, Iterable
 
 from hdrh.histogram import HdrHistogram
 
-SERIES_COLUMNS = ["t_s", "driver", "ok", "fail", "info", "p50_ms", "p90_ms", "p99_ms", "max_ms"]
 FILE_GLOB = "locust-seconds-*.csv"
 _ROW_COLUMNS = ["t_s", "requests", "ok", "fail", "hist"]
-_MAX_US = 3_600_000_000  # an hour: anything longer is clipped, not dropped
+MAX_US = 3_600_000_000  # an hour: anything longer is clipped, not dropped
 
 
 def new_histogram() -> HdrHistogram:
-    return HdrHistogram(1, _MAX_US, 2)
+    return HdrHistogram(1, MAX_US, 2)
 
 
 @dataclass
@@ -67,7 +66,7 @@ class SecondRecorder:
         bucket.requests += 1
         if ok:
             bucket.ok += ops
-            bucket.hist.record_value(min(_MAX_US, max(1, round(response_ms * 1000))))
+            bucket.hist.record_value(min(MAX_US, max(1, round(response_ms * 1000))))
         else:
             bucket.fail += ops
 
@@ -136,14 +135,3 @@ def series_rows(merged: dict[int, MergedSecond], driver: str) -> list[dict]:
             "max_ms": round(hist.get_max_value() / 1000, 3) if has else "",
         })
     return rows
-
-
-def write_series(path: Path, rows: list[dict], columns: list[str] = SERIES_COLUMNS) -> None:
-    """series/<driver>.csv, replaced atomically so a reader never sees half a table."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-    tmp.replace(path)

@@ -11,7 +11,8 @@ write's latency from when it was due, not from when a closed-loop client got rou
 operation goes to history.csv as `invoke`, then `ok` / `fail` / `info` (harness.workload.probe_client
 says which is which); each client hands its rows over in small batches, at most ~0.1 s old. After
 the run healed, `final_read` reads every key a client tried to write from the current primary of
-its shard into final.csv; the checker compares the two.
+its shard into final.csv (a naive deployment's keys from every pod: present if any pod has it); the
+checker compares the two.
 """
 
 from __future__ import annotations
@@ -28,10 +29,10 @@ import redis
 from redis.crc import key_slot
 
 from harness import roles
-from harness.platforms.base import Deployment, Pod
+from harness.deployment import Deployment, Pod
 from harness.redisconn import pod_client
 from harness.rundir import FINAL_COLUMNS, EventLog, HistoryWriter
-from harness.scenario import Probe as ProbeSpec
+from harness.scenario import ProbeLoad
 from harness.workload.probe_client import Outcome, Target, make_target
 from harness.poll import join_all
 
@@ -86,7 +87,7 @@ class Backoff:
 
 
 class Probe:
-    def __init__(self, deployment: Deployment, spec: ProbeSpec, history: HistoryWriter, events: EventLog, *,
+    def __init__(self, deployment: Deployment, spec: ProbeLoad, history: HistoryWriter, events: EventLog, *,
                  seed: int = 0, max_duration_s: float = MAX_DURATION_S,
                  target_factory: Callable[[Deployment, float], Target] = make_target):
         self.deployment = deployment
@@ -194,17 +195,13 @@ class Probe:
             writer = csv.writer(file)
             writer.writerow(FINAL_COLUMNS)
             for batch in _batches(self._keys(), FINAL_BATCH):  # streamed: memory stays one batch
-                by_pod: dict[str, list[str]] = {}
-                for key in batch:
-                    by_pod.setdefault(owner(key), []).append(key)
-                for pod_name, keys in by_pod.items():
-                    for key, value in zip(keys, self._read(clients, pod_name, keys)):
-                        counts["keys"] += 1
-                        if value is _UNREAD:  # no row: the checker counts such keys as unchecked, never lost
-                            counts["unread"] += 1
-                            continue
-                        counts["present" if value is not None else "absent"] += 1
-                        writer.writerow((key, int(value is not None), _text(value), pod_name))
+                for key, value, pod_name in self._read_batch(clients, owner, batch):
+                    counts["keys"] += 1
+                    if value is _UNREAD:  # no row: the checker counts such keys as unchecked, never lost
+                        counts["unread"] += 1
+                        continue
+                    counts["present" if value is not None else "absent"] += 1
+                    writer.writerow((key, int(value is not None), _text(value), pod_name))
         for client in clients.values():
             client.close()
         return counts
@@ -214,8 +211,34 @@ class Probe:
             for seq in range(invoked):
                 yield f"probe:{client}:{seq}"
 
-    def _key_owner(self) -> Callable[[str], str]:
-        """key -> name of the pod that is primary for it now ('' when no primary is known)."""
+    def _read_batch(self, clients: dict[str, redis.Redis], owner: Callable[[str], str] | None,
+                    batch: list[str]) -> Iterator[tuple[str, object, str]]:
+        """(key, value or None or _UNREAD, pod) for each key: from its primary; with no single owner (a naive
+        deployment's independent primaries) from every pod, present if any pod has it: what is absent
+        everywhere is gone, whichever pod a client would have reached."""
+        if owner is None:
+            pods = [p.name for p in self.deployment.redis_pods()]
+            answers = {name: self._read(clients, name, batch) for name in pods}
+            for i, key in enumerate(batch):
+                held = [(answers[n][i], n) for n in pods if answers[n][i] is not None and answers[n][i] is not _UNREAD]
+                if held:
+                    yield key, held[0][0], held[0][1]
+                else:
+                    unread = any(answers[n][i] is _UNREAD for n in pods)
+                    yield key, (_UNREAD if unread else None), ""
+            return
+        by_pod: dict[str, list[str]] = {}
+        for key in batch:
+            by_pod.setdefault(owner(key), []).append(key)
+        for pod_name, keys in by_pod.items():
+            for key, value in zip(keys, self._read(clients, pod_name, keys)):
+                yield key, value, pod_name
+
+    def _key_owner(self) -> Callable[[str], str] | None:
+        """key -> name of the pod that is primary for it now ('' when no primary is known); None when no
+        one pod owns a key (naive: every pod is a primary of its own)."""
+        if self.deployment.topology["kind"] == "naive":
+            return None
         primaries = roles.primaries(self.deployment)
         if self.deployment.topology["kind"] != "cluster":
             primary = primaries.get(None)

@@ -25,8 +25,9 @@ from redis.exceptions import BusyLoadingError, RedisClusterException, RedisError
 from redis.retry import Retry
 from redis.sentinel import MasterNotFoundError, Sentinel
 
-from harness.platforms.base import Deployment
-from harness.topology import MASTER_NAME
+from harness.deployment import Deployment
+from harness.pod_config import MASTER_NAME
+from harness.redisconn import client_kwargs, connection
 
 Args = tuple[Any, ...]
 
@@ -47,7 +48,7 @@ def connection_kwargs(deployment: Deployment, timeout_s: float) -> dict[str, Any
     CLIENT SETINFO, so connecting sends no command and a connect error always means 'nothing sent'."""
     return dict(
         protocol=2,
-        password=deployment.password,
+        **client_kwargs(deployment),  # the password, and TLS with its client certificate
         socket_timeout=timeout_s,
         socket_connect_timeout=timeout_s,
         retry=no_retry(),
@@ -80,16 +81,16 @@ def classify(exc: BaseException) -> tuple[str, str]:
         cause = exc.__context__
         if isinstance(cause, (redis.ConnectionError, redis.TimeoutError)):
             return classify(cause)  # slot refresh failed after the attempt; judge the attempt
-        return "fail", _short(exc)  # raised before sending (no node for the slot...)
+        return "fail", short_error(exc)  # raised before sending (no node for the slot...)
     if isinstance(exc, (redis.ConnectionError, redis.TimeoutError)):
         text = str(exc)
         if "connecting to" in text:  # redis-py's wording for connect errors and connect timeouts
-            return "fail", _short(exc)
-        return "info", _short(exc)
-    return "info", _short(exc)  # anything unexpected: we cannot say it did not apply
+            return "fail", short_error(exc)
+        return "info", short_error(exc)
+    return "info", short_error(exc)  # anything unexpected: we cannot say it did not apply
 
 
-def _short(exc: BaseException) -> str:
+def short_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:120].replace("\n", " ")
 
 
@@ -115,7 +116,9 @@ class PodNames:
         name = self._names.get(key)
         if name is None:
             pod = self._deployment.pod_by_address(host, int(port))
-            name = self._names[key] = pod.name if pod else f"{host}:{port}"
+            if pod is None:  # not remembered: a replacement pod gets its address once the platform re-reads it
+                return f"{host}:{port}"
+            name = self._names[key] = pod.name
         return name
 
 
@@ -148,7 +151,7 @@ class PrimaryTarget:
             return Outcome(kind, pod=self._served, error=error)
         except OSError as exc:
             self._drop()
-            return Outcome("info", pod=self._served, error=_short(exc))
+            return Outcome("info", pod=self._served, error=short_error(exc))
         return Outcome("ok", value, self._served)
 
     def _connected(self) -> redis.Connection:
@@ -160,7 +163,7 @@ class PrimaryTarget:
         self._served = ""
         host, port = self._locate()
         self._served = self._pod(host, port)
-        conn = redis.Connection(host=host, port=port, **self._kwargs)
+        conn = connection(host, port, **self._kwargs)
         try:
             conn.connect()
         except RedisError as exc:
@@ -194,7 +197,7 @@ def sentinel_target(deployment: Deployment, timeout_s: float) -> PrimaryTarget:
     """The primary as redis-py's Sentinel discovers it (skips a primary the sentinels see as down)."""
     sentinels = Sentinel(
         [(p.host, p.port) for p in deployment.sentinel_pods()],
-        sentinel_kwargs={k: v for k, v in connection_kwargs(deployment, timeout_s).items() if k != "password"},
+        sentinel_kwargs=connection_kwargs(deployment, timeout_s),  # sentinels require the password too
     )
 
     def locate() -> tuple[str, int]:
@@ -274,4 +277,8 @@ def make_target(deployment: Deployment, timeout_s: float) -> Target:
         return standalone_target(deployment, timeout_s)
     if kind == "sentinel":
         return sentinel_target(deployment, timeout_s)
+    if kind == "naive":
+        from harness.workload.service_client import service_target  # it builds on this module
+
+        return service_target(deployment, timeout_s)
     return ClusterTarget(deployment, timeout_s)

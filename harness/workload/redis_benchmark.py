@@ -20,7 +20,9 @@ How the figures are obtained, honestly:
   simply ends. Nothing is restarted behind the user's back.
 
 It runs from the harness's side of the network, against the current primary (asked of the
-servers when the driver starts), or with `--cluster` against a cluster.
+servers when the driver starts), or with `--cluster` against a cluster. On Kubernetes it can run as
+a Job in the cluster instead (harness.platforms.kubernetes.benchmark), whose log stream goes through
+the same `consume` and `record` as a local process's stdout.
 """
 
 from __future__ import annotations
@@ -32,16 +34,17 @@ import subprocess
 import threading
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import IO
+from typing import IO, Iterable
 
 from harness.binaries import redis_tool
+from harness.redisconn import tls_cli_args
 from harness.errors import HarnessError
-from harness.platforms.base import Deployment
+from harness.deployment import Deployment
 from harness.roles import primaries
 from harness.rundir import EventLog, RunClock, RunDir
 from harness.scenario import RedisBenchmarkLoad
 from harness.workload.child import ChildDriver, ChildProcess, RunBoundChild
-from harness.workload.persecond import SERIES_COLUMNS, write_series
+from harness.rundir import SERIES_COLUMNS, write_series
 
 DRIVER = "redis-benchmark"
 DEFAULT_REQUESTS = 100_000  # redis-benchmark's own -n default, used per round when looping
@@ -123,7 +126,8 @@ class OutputParser:
                 current = _TestRun(TestResult(m["test"], start_s=t), [])
                 self.runs.append(current)
             overall = _number(m["overall"]) or 0.0
-            current.points.append(_Progress(t, overall * (t - current.result.start_s), _number(m["avg"])))
+            started = current.result.start_s if current.result.start_s is not None else t
+            current.points.append(_Progress(t, overall * (t - started), _number(m["avg"])))
         elif (m := _HEADER.match(line)) and current is not None and current.result.test == m["test"]:
             current.done, current.result.end_s = True, t
         elif (m := _COMPLETED.match(line)) and current is not None:
@@ -235,17 +239,24 @@ def benchmark_argv(deployment: Deployment, spec: RedisBenchmarkLoad, *, loop: bo
     else:
         primary = primaries(deployment).get(None) or deployment.redis_pods()[0]
         argv = [redis_tool("redis-benchmark"), "-h", primary.host, "-p", str(primary.port)]
+    argv += benchmark_options(spec, loop=loop)
+    if deployment.password:  # redis-benchmark reads no REDISCLI_AUTH nor any file (tests/test_redis_benchmark_auth.py)
+        argv += ["-a", deployment.password]
+    return argv + tls_cli_args(deployment)
+
+
+def benchmark_options(spec: RedisBenchmarkLoad, *, loop: bool | None = None) -> list[str]:
+    """The spec's options (all but target and password), shared by the local run and the in-cluster Job:
+    null `requests` or `loop` repeat rounds of -n (default redis-benchmark's own) until the run's end."""
     looping = (spec.loop or spec.requests is None) if loop is None else loop
-    argv += ["-t", ",".join(spec.tests), "-c", str(spec.clients), "-n", str(spec.requests or DEFAULT_REQUESTS),
-             "-P", str(spec.pipeline), "-d", str(spec.data_size)]
+    argv = ["-t", ",".join(spec.tests), "-c", str(spec.clients), "-n", str(spec.requests or DEFAULT_REQUESTS),
+            "-P", str(spec.pipeline), "-d", str(spec.data_size)]
     if spec.keyspace:
         argv += ["-r", str(spec.keyspace)]
     if spec.threads:
         argv += ["--threads", str(spec.threads)]
     if looping:
         argv.append("-l")
-    if deployment.password:
-        argv += ["-a", deployment.password]
     return argv
 
 
@@ -305,7 +316,7 @@ class RedisBenchmarkDriver(ChildDriver):
         self.parser = OutputParser()
         self.table: list[TestResult] = []
         self._reader: threading.Thread | None = None
-        self.raw_out = run_dir.raw_dir / "redis-benchmark.out"
+        self.raw_out = run_dir.redis_benchmark_out
 
     def start(self) -> None:
         """Start at the spec's `start_s` (run time) and stop at the run's end, whichever way it runs.
@@ -322,45 +333,64 @@ class RedisBenchmarkDriver(ChildDriver):
         self._reader.start()
 
     def _on_start(self) -> None:
+        child = self._started().child
         self.events.emit("driver", "driver-start", driver=DRIVER,
-                         detail=f"{shown_argv(self._run.child.argv)} "
-                                f"(pid {self._run.child.pid}, until t={self.duration_s:g}s)")
+                         detail=f"{shown_argv(child.argv)} (pid {child.pid}, until t={self.duration_s:g}s)")
 
     def _read(self) -> None:
-        """Stamp each chunk of output with the run clock as it arrives; keep it raw as well."""
-        if not self._run.wait_started(self.spec.start_s + 60):
+        run = self._started()
+        if not run.wait_started(self.spec.start_s + 60):
             return
-        stream = self._run.child.stdout
-        if stream is None:
-            return
-        with open(self.raw_out, "ab") as raw:
-            for chunk in iter(lambda: _read_some(stream), b""):
-                raw.write(chunk)
-                self.parser.feed(chunk.decode(errors="replace"), self.clock.t())
-        self.parser.close(self.clock.t())
+        stream = run.child.stdout
+        if stream is not None:
+            consume(iter(lambda: _read_some(stream), b""), self.parser, self.raw_out, self.clock)
 
     def _collect(self, rc: int) -> None:
         if self._reader is not None:
             self._reader.join(timeout=10)
-        reason = self._run.stop_reason if self._run else None
-        self.table = self.parser.table(reason)
-        write_table(self.run_dir.raw_dir / "redis-benchmark.csv", self.table)
-        write_series(self.run_dir.series(DRIVER), self.parser.series(), SERIES_COLUMNS + SERIES_EXTRA)
-        if self._run is not None and self._run.error is not None:
-            self.events.emit("driver", "driver-error", driver=DRIVER, detail=f"did not start: {self._run.error}")
-        aborted = [r for r in self.table if r.aborted]
-        if aborted:
-            self.events.emit("driver", "driver-error", driver=DRIVER,
-                             detail=f"aborted during {aborted[-1].test}: {aborted[-1].detail} (exit code {rc})")
-        elif rc != 0 and reason is None:
-            self.events.emit("driver", "driver-error", driver=DRIVER,
-                             detail=f"exit code {rc}: {'; '.join(self.parser.errors) or 'see raw/'}")
-        done = sum(1 for r in self.table if r.rps is not None)
-        how = {"run-end": ", stopped at the run's end", "harness": ", stopped by the harness"}.get(reason, "")
-        if self._run is not None and not self._run.started:
-            how = f", never started (stopped before its start at t={self.spec.start_s:g}s)"
-        self.events.emit("driver", "driver-end", driver=DRIVER,
-                         detail=f"exit code {rc}{how}; {done} test(s) complete, {len(aborted)} aborted")
+        run = self._run
+        self.table = record(self.run_dir, self.events, self.parser, rc, reason=run.stop_reason if run else None,
+                            error=run.error if run else None,
+                            never_started=f"stopped before its start at t={self.spec.start_s:g}s"
+                            if run is not None and not run.started else None)
+
+
+def consume(chunks: Iterable[bytes], parser: OutputParser, raw_out: Path, clock: RunClock) -> None:
+    """redis-benchmark's output as it arrives, from a local process or an in-cluster pod's log stream
+    (harness.platforms.kubernetes.benchmark): each chunk kept raw and fed to the parser stamped with
+    the run clock on arrival."""
+    with open(raw_out, "ab") as raw:
+        for chunk in chunks:
+            raw.write(chunk)
+            raw.flush()
+            parser.feed(chunk.decode(errors="replace"), clock.t())
+    parser.close(clock.t())
+
+
+def record(run_dir: RunDir, events: EventLog, parser: OutputParser, rc: int, *, reason: str | None,
+           error: Exception | None = None, never_started: str | None = None) -> list[TestResult]:
+    """The parsed output into raw/redis-benchmark.csv and series/redis-benchmark.csv, and the driver's
+    events (errors, end), whichever way redis-benchmark ran. `reason`: who stopped it ("run-end",
+    "harness"; None: it ended by itself); `never_started`: why it did not run at all."""
+    table = parser.table(reason)
+    write_table(run_dir.redis_benchmark_csv, table)
+    write_series(run_dir.series(DRIVER), parser.series(), SERIES_COLUMNS + SERIES_EXTRA)
+    if error is not None:
+        events.emit("driver", "driver-error", driver=DRIVER, detail=f"did not start: {error}")
+    aborted = [r for r in table if r.aborted]
+    if aborted:
+        events.emit("driver", "driver-error", driver=DRIVER,
+                    detail=f"aborted during {aborted[-1].test}: {aborted[-1].detail} (exit code {rc})")
+    elif rc != 0 and reason is None:
+        events.emit("driver", "driver-error", driver=DRIVER,
+                    detail=f"exit code {rc}: {'; '.join(parser.errors) or 'see raw/'}")
+    done = sum(1 for r in table if r.rps is not None)
+    how = {"run-end": ", stopped at the run's end", "harness": ", stopped by the harness"}.get(reason or "", "")
+    if never_started:
+        how = f", never started ({never_started})"
+    events.emit("driver", "driver-end", driver=DRIVER,
+                detail=f"exit code {rc}{how}; {done} test(s) complete, {len(aborted)} aborted")
+    return table
 
 
 def _read_some(stream: IO[bytes]) -> bytes:

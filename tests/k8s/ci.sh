@@ -33,6 +33,7 @@ export KUBECONFIG=$KUBECONFIG_FILE
 export REDIS_HARNESS_K8S_REQUIRED=1
 export REDIS_HARNESS_K8S_ACCESS=pod-ip REDIS_HARNESS_K8S_FAULT_SIDECAR=1
 export REDIS_HARNESS_K8S_SIDECAR_IMAGE=${K8S_FIXTURE_SIDECAR_IMAGE:-redis-harness/netfault:1}
+export REDIS_HARNESS_K8S_LOCUST_IMAGE=${K8S_FIXTURE_LOCUST_IMAGE:-redis-harness/locust:1}  # the fixture's load image
 t=$(date +%s)
 # a basetemp of its own: pytest runs beside it (other checkouts) rotate the shared /tmp/pytest-of-$USER
 (cd "$REPO" && python3 -m pytest -q -rfEs -m kubernetes -p no:cacheprovider --basetemp "$WORK/pytest" "${@:-tests/}")

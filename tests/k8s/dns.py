@@ -25,20 +25,35 @@ REFRESH_S = 1.0
 
 
 class Records:
-    """name -> IPs, rebuilt from the API at most once per REFRESH_S."""
+    """name -> IPs, rebuilt from the API every REFRESH_S by a thread of its own.
+
+    A lookup never waits for the API: it answers from the last table built. Sentinel resolves
+    hostnames synchronously in its event loop, so a lookup that waited on a slow API server (a
+    busy 2-core machine, many namespaces) blocked the sentinels past Sentinel's 2 s TILT threshold:
+    they entered TILT mode for 30 s and failed over late or not at all (seen: a primary paused at
+    a run's 10 s was detected only when TILT ended, 4-5 s after the fault instead of ~2 s)."""
 
     def __init__(self, core: client.CoreV1Api, domain: str):
         self.core, self.domain = core, domain
-        self._lock = threading.Lock()
-        self._at = 0.0
-        self._table: dict[str, list[str]] = {}
+        self._table: dict[str, list[str]] | None = None  # replaced whole, never changed in place
+
+    def start(self) -> None:
+        threading.Thread(target=self._refresh, name="records", daemon=True).start()
+
+    def _refresh(self) -> None:
+        while True:
+            started = time.monotonic()
+            try:
+                self._table = self._build()
+            except Exception as exc:  # noqa: BLE001 - the API is briefly unreachable: keep the last table
+                print(f"dns: rebuilding from the API failed: {exc}", flush=True)
+            time.sleep(max(0.0, REFRESH_S - (time.monotonic() - started)))
 
     def lookup(self, name: str) -> list[str] | None:
-        with self._lock:
-            if time.monotonic() - self._at > REFRESH_S:
-                self._table = self._build()
-                self._at = time.monotonic()
-            return self._table.get(name.lower().rstrip("."))
+        table = self._table
+        if table is None:
+            raise LookupError("no table built from the API yet")
+        return table.get(name.lower().rstrip("."))
 
     def _build(self) -> dict[str, list[str]]:
         table: dict[str, list[str]] = {}
@@ -69,7 +84,7 @@ class Resolver(BaseResolver):
         qname = str(request.q.qname)
         try:
             ips = self.records.lookup(qname)
-        except Exception:  # noqa: BLE001 - API not reachable: SERVFAIL, the client retries
+        except LookupError:  # no table yet (the API has not answered since start): SERVFAIL, the client retries
             reply.header.rcode = RCODE.SERVFAIL
             return reply
         if ips is None:
@@ -88,7 +103,9 @@ def main() -> None:
     parser.add_argument("--domain", default="cluster.local")
     args = parser.parse_args()
     config.load_kube_config(config_file=args.kubeconfig)
-    resolver = Resolver(Records(client.CoreV1Api(), args.domain))
+    records = Records(client.CoreV1Api(), args.domain)
+    records.start()
+    resolver = Resolver(records)
     servers = [DNSServer(resolver, address=args.listen, port=args.port, tcp=tcp,
                          logger=DNSLogger("-request,-reply,-truncated,-recv,-send,-data")) for tcp in (False, True)]
     for server in servers:
