@@ -128,8 +128,8 @@ class Watcher:
     def _saw_primary(self, shard: int | None, pod: str) -> None:
         """The primary clients are sent to changed: Sentinel's view (+switch-master), or the cluster's.
 
-        Not INFO roles: a killed primary restarted with its old config says `master` until Sentinel
-        turns it into a replica, but no client is sent there. Caller holds the lock."""
+        Not INFO roles: a primary that comes back with its old config (a cluster node's stale view, a
+        server restarted by hand) says `master` until it is turned into a replica, but no client is sent there. Caller holds the lock."""
         old = self._shard_primary.get(shard)
         if old != pod:
             self._shard_primary[shard] = pod

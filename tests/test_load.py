@@ -193,6 +193,26 @@ def test_redis_benchmark_table_matches_its_own_summary(deploy, run):
         for row in table]
 
 
+def _summary(test: str, n: int, rps: float, numbers: str) -> str:
+    """One test's closing block as redis-benchmark 7.0 prints it."""
+    return (f"====== {test} ======\n  {n} requests completed in {n / rps:.2f} seconds\n  50 parallel clients\n"
+            f"\nSummary:\n  throughput summary: {rps:.2f} requests per second\n  latency summary (msec):\n"
+            f"          avg       min       p50       p95       p99       max\n        {numbers}\n\n")
+
+
+def test_redis_benchmark_test_without_a_progress_line_is_its_own_row():
+    """A quick -n on a fast server can finish GET before the first progress tick: its summary is
+    GET's row, not a second summary overwriting SET's (CI once printed GET's figures as SET's)."""
+    out = ("SET: rps=80000.0 (overall: 80000.0) avg_msec=0.300 (overall: 0.300)\r"
+           + _summary("SET", 10000, 84746.0, "0.320     0.100     0.303     0.500     0.791     1.200")
+           + _summary("GET", 10000, 99009.9, "0.280     0.090     0.271     0.450     0.650     1.000"))
+    parser = OutputParser()
+    parser.feed(out, 1.0)
+    parser.close(1.0)
+    assert [(r.test, r.requests, r.rps, r.p50_ms, r.p99_ms, r.aborted) for r in parser.table(None)] == [
+        ("SET", 10000, 84746.0, 0.303, 0.791, False), ("GET", 10000, 99009.9, 0.271, 0.65, False)]
+
+
 def test_redis_benchmark_abort_is_recorded(deploy, local_platform, run):
     deployment = deploy({"kind": "standalone"}, "redis-benchmark-abort")
     run_dir, clock, events = run

@@ -12,7 +12,8 @@ from redis.sentinel import Sentinel
 
 from harness.platforms.local import netns, registry
 from harness.platforms.local.platform import LocalPlatform, process_alive
-from harness.roles import current_roles, primaries
+from harness.redisconn import pod_client
+from harness.roles import current_roles, primaries, sentinel_primary
 from harness.pod_config import MASTER_NAME
 from tests.conftest import assert_gone, needs_redis, needs_root, unique_id
 
@@ -93,6 +94,29 @@ def test_kill_and_restart_keeps_address_and_config(deploy, local_platform):
     local_platform.wait_pod_answers(d, pod)
     assert pod.pid != old_pid
     assert redis.Redis(host=pod.host, port=6379).get("durable") == b"yes"
+
+
+@needs_root
+def test_an_emptied_primary_restarted_before_the_failover_waits_for_it(deploy, local_platform):
+    """The pods' start script decides a restarted server's role on this platform too (start_role.py):
+    the primary killed and started again at once, without persistence, is still the sentinels' primary
+    but has lost its data. Started with its first config it came back as an empty primary before
+    down-after ran out, and its replicas copied the empty data set (the key below was lost); it must
+    wait for the failover and follow the new primary instead, as it does on Kubernetes."""
+    d = deploy({"kind": "sentinel", "replicas": 2, "sentinels": 3, "quorum": 2, "down_after_ms": 1000,
+                "failover_timeout_ms": 3000, "persistence": {"mode": "none"}}, "restart-empty")
+    old = d.pod("redis-0")
+    client = pod_client(d, old)
+    client.set("acknowledged", "by two replicas")
+    assert client.wait(2, 5000) == 2
+    local_platform.kill_pod(d, old)
+    local_platform.start_pod(d, old)  # returns once the sentinels have failed over
+    local_platform.wait_pod_answers(d, old)
+    new = sentinel_primary(d)
+    assert new is not None and new.name != old.name
+    assert pod_client(d, new).get("acknowledged") == "by two replicas"
+    replication = pod_client(d, old).info("replication")
+    assert replication["role"] == "slave" and replication["master_host"] == new.host, replication
 
 
 @needs_root

@@ -190,8 +190,8 @@ def test_sentinel_primary_kill(deploy, local_platform, run, started):
     wait_until(lambda: ok_writes_on(run, new.name, kill_ns) >= 10, timeout=30, what=f"probe writes on {new.name}")
     wait_until(lambda: sum(e.get("event") == "+switch-master" for e in events_of(run)) >= 3, timeout=30,
                what="+switch-master from all three sentinels")
-    # restarted with its old config, the old primary says `master` until Sentinel demotes it (seconds
-    # later): a role-change, but not where clients are sent, so no primary-change back to it
+    # restarted, the old primary comes back as a replica of the new one (the pods' start script decides,
+    # platforms/local/start_role.py): a role-change, but no primary-change back to it
     restart_t = run.clock.t()
     local_platform.start_pod(d, old)
     wait_until(lambda: any(e["type"] == "role-change" and e["pod"] == old.name and e["t"] > restart_t

@@ -41,7 +41,8 @@ class Platform(Protocol):
         ...
 
     def start_pod(self, deployment: Deployment, pod: Pod, *, wipe_data: bool = False) -> None:
-        """Start a killed pod again with the same config and address, like a container restart."""
+        """Start a killed pod again with the same address, like a container restart; a Sentinel topology's
+        server in the role the pods' start script decides (it may wait for the sentinels' failover)."""
         ...
 
     def pause_pod(self, deployment: Deployment, pod: Pod) -> None: ...

@@ -128,7 +128,12 @@ class OutputParser:
             overall = _number(m["overall"]) or 0.0
             started = current.result.start_s if current.result.start_s is not None else t
             current.points.append(_Progress(t, overall * (t - started), _number(m["avg"])))
-        elif (m := _HEADER.match(line)) and current is not None and current.result.test == m["test"]:
+        elif m := _HEADER.match(line):
+            if current is None or current.done or current.result.test != m["test"]:
+                # a test that finished before redis-benchmark's first progress tick (a quick -n on
+                # a fast server) prints only its summary: its own row, not the previous test's
+                current = _TestRun(TestResult(m["test"], start_s=t), [])
+                self.runs.append(current)
             current.done, current.result.end_s = True, t
         elif (m := _COMPLETED.match(line)) and current is not None:
             current.result.requests, current.result.elapsed_s = int(m["n"]), float(m["s"])

@@ -23,6 +23,7 @@ from harness.deployment import Deployment, Pod, state_root
 from harness.poll import PollTimeout, wait_until
 from harness.redisconn import pod_client
 from harness.roles import sentinel_can_fail_over
+from harness.platforms.local.start_role import replica_of
 from harness.scenario import Topology
 from harness.tls import make_certificates
 from harness.pod_config import (
@@ -158,20 +159,15 @@ class LocalPlatform:
     def _start_all(self, deployment: Deployment, topology: Topology, specs: list[PodSpec]) -> None:
         for spec in specs:
             pod = deployment.pod(spec.name)
-            binary = resolve_server(spec.server)
-            # On loopback addresses a pod's outgoing connections come from 127.0.0.1, which is what a
-            # replica or sentinel would announce: each announces its own address instead.
-            announce = pod.host if self.network == "loopback" else None
             if spec.kind == "sentinel":
+                announce = pod.host if self.network == "loopback" else None  # see _write_redis_conf
                 conf = render_sentinel_conf(topology, bind=pod.host, data_dir=pod.data_dir, logfile=pod.log,
                                             primary_host=deployment.pod("redis-0").host, announce_ip=announce,
                                             tls=deployment.pod_tls(pod))
+                Path(pod.conf).write_text(conf)
             else:
                 primary = initial_primary(topology, spec)
-                conf = render_redis_conf(topology, binary, bind=pod.host, data_dir=pod.data_dir, logfile=pod.log,
-                                         replicaof=deployment.pod(primary).host if primary else None,
-                                         announce_ip=announce, tls=deployment.pod_tls(pod))
-            Path(pod.conf).write_text(conf)
+                self._write_redis_conf(deployment, pod, replicaof=deployment.pod(primary).host if primary else None)
             self._spawn(deployment, pod)
 
     def _spawn(self, deployment: Deployment, pod: Pod) -> None:
@@ -299,6 +295,8 @@ class LocalPlatform:
             data = Path(pod.data_dir)
             for child in data.iterdir():
                 shutil.rmtree(child) if child.is_dir() else child.unlink()
+        if pod.kind == "redis" and deployment.topo.kind == "sentinel":
+            self._write_redis_conf(deployment, pod, replicaof=replica_of(deployment, pod))
         self._spawn(deployment, pod)
 
     def server_log(self, deployment: Deployment, pod: Pod) -> str:
@@ -315,12 +313,19 @@ class LocalPlatform:
         topologies; a cluster node keeps its identity and primary in nodes.conf in the data dir)."""
         binary = resolve_server(server)
         self.stop_pod(deployment, pod)
-        announce = pod.host if self.network == "loopback" else None
-        conf = render_redis_conf(deployment.topo, binary, bind=pod.host, data_dir=pod.data_dir, logfile=pod.log,
-                                 replicaof=replicaof, announce_ip=announce, tls=deployment.pod_tls(pod))
-        Path(pod.conf).write_text(conf)
         pod.server, pod.version = server, f"{binary.product} {binary.version_str}"
+        self._write_redis_conf(deployment, pod, replicaof=replicaof)
         self._spawn(deployment, pod)
+
+    def _write_redis_conf(self, deployment: Deployment, pod: Pod, *, replicaof: str | None) -> None:
+        """redis.conf for the pod's server version, following `replicaof` (None: as a primary)."""
+        # On loopback addresses a pod's outgoing connections come from 127.0.0.1, which is what a
+        # replica or sentinel would announce: each announces its own address instead.
+        announce = pod.host if self.network == "loopback" else None
+        conf = render_redis_conf(deployment.topo, resolve_server(pod.server), bind=pod.host, data_dir=pod.data_dir,
+                                 logfile=pod.log, replicaof=replicaof, announce_ip=announce,
+                                 tls=deployment.pod_tls(pod))
+        Path(pod.conf).write_text(conf)
 
     def stop_pod(self, deployment: Deployment, pod: Pod) -> None:
         """SIGTERM (the server's own shutdown: it may wait for replicas, and saves if persistence is on)."""
