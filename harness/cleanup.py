@@ -15,11 +15,7 @@ from pathlib import Path
 from harness.platforms.kubernetes.leftovers import kubernetes_leftovers
 from harness.platforms.local import netns, registry
 from harness.deployment import Deployment, state_root
-from harness.platforms.local.platform import LocalPlatform, kill_hard, process_alive
-
-
-def _owner_alive(deployment: Deployment) -> bool:
-    return deployment.owner_pid is not None and deployment.owner_pid != os.getpid() and process_alive(deployment.owner_pid)
+from harness.platforms.local.platform import LocalPlatform, kill_hard
 
 
 def _kept_elsewhere(root: Path, everything: bool) -> set[str]:
@@ -34,7 +30,7 @@ def _kept_elsewhere(root: Path, everything: bool) -> set[str]:
             continue
         if state_file.parent.parent == root.resolve():
             continue  # judged above, from its own state file
-        if _owner_alive(deployment) or (deployment.owner_pid is None and not everything):
+        if deployment.kept_by_cleanup(everything):
             kept.add(prefix)
     return kept
 
@@ -65,8 +61,7 @@ def cleanup(everything: bool = False, root: Path | None = None) -> list[str]:
             deployment = Deployment.load(state_file)
         except (OSError, ValueError, TypeError):
             continue
-        interactive = deployment.owner_pid is None
-        if _owner_alive(deployment) or (interactive and not everything):
+        if deployment.kept_by_cleanup(everything):
             kept_prefixes.add(state_file.parent.name)
             continue
         removed += platform.teardown(deployment)

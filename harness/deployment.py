@@ -14,6 +14,7 @@ import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from harness.procs import process_alive
 from harness.scenario import Topology
 
 
@@ -71,6 +72,13 @@ class Deployment:
     state_dir: str
     owner_pid: int | None = None  # a run owns its deployment; None = interactive (`deploy`)
     extra: dict = field(default_factory=dict)
+
+    def kept_by_cleanup(self, everything: bool) -> bool:
+        """`cleanup` leaves it alone: a run in progress (its owner process alive, and not the caller),
+        or an interactive deployment (`redis-harness deploy`, no owner) unless `everything`."""
+        if self.owner_pid is None:
+            return not everything
+        return self.owner_pid != os.getpid() and process_alive(self.owner_pid)
 
     @property
     def topo(self) -> Topology:

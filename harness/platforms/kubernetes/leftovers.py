@@ -19,13 +19,8 @@ from pathlib import Path
 from harness.errors import HarnessError
 from harness.deployment import Deployment
 from harness.platforms.kubernetes.objects import MANAGED_BY
-from harness.platforms.local.platform import process_alive
 
 STATE_GLOB = "k8s-*/deployment.json"
-
-
-def _owner_alive(deployment: Deployment) -> bool:
-    return deployment.owner_pid is not None and deployment.owner_pid != os.getpid() and process_alive(deployment.owner_pid)
 
 
 def _cluster_configured() -> bool:
@@ -50,8 +45,7 @@ def kubernetes_leftovers(root: Path, everything: bool = False) -> list[str]:
     removed: list[str] = []
     live = set()
     for deployment in states:
-        interactive = deployment.owner_pid is None
-        if _owner_alive(deployment) or (interactive and not everything):
+        if deployment.kept_by_cleanup(everything):
             live.add(deployment.extra.get("namespace"))
             continue
         try:
@@ -60,7 +54,7 @@ def kubernetes_leftovers(root: Path, everything: bool = False) -> list[str]:
             live.add(deployment.extra.get("namespace"))
             _say(f"kept {deployment.state_dir}: {exc}")
     if everything:
-        removed += _orphan_namespaces(platform, live | {d.extra.get("namespace") for d in states if _owner_alive(d)})
+        removed += _orphan_namespaces(platform, live)
     return removed
 
 

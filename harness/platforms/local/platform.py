@@ -14,13 +14,14 @@ import signal
 import subprocess
 import time
 from pathlib import Path
-from typing import Sequence, TypeGuard
+from typing import Sequence
 
 from harness.binaries import resolve_server, tls_missing
 from harness.errors import CapabilityError, PlatformError
 from harness.platforms.local import netns, registry, service
 from harness.deployment import Deployment, Pod, state_root
 from harness.poll import PollTimeout, wait_until
+from harness.procs import process_alive
 from harness.redisconn import pod_client
 from harness.roles import sentinel_can_fail_over
 from harness.platforms.local.start_role import replica_of
@@ -45,16 +46,6 @@ def tail(path: str | Path, lines: int = 15) -> str:
         return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return "(no log)"
-
-
-def process_alive(pid: int | None) -> TypeGuard[int]:
-    if not pid:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 class LocalPlatform:
