@@ -83,5 +83,68 @@ def test_openloop_through_a_sentinel_failover(tmp_path):
     assert check["status"] == "pass", check
     phases = summary["throughput"]["by_driver"]["openloop"]
     print("openloop throughput:", phases, "| check:", check["detail"])
+    print("CLI:", *[line for line in proc.stdout.splitlines() if "openloop" in line], sep="\n  ")
+    assert any("openloop" in line for line in proc.stdout.splitlines()), proc.stdout
     assert abs(phases["baseline_ops_per_s"] - RATE) <= 0.1 * RATE
     assert phases["recovered_ops_per_s"] is not None and phases["recovered_ops_per_s"] >= 0.8 * RATE
+
+
+def test_per_second_rows_add_up_and_a_cut_row_is_skipped(tmp_path):
+    """A second may come in several rows (the engine hands out deltas); a crash may cut the last row."""
+    from hdrh.histogram import HdrHistogram
+
+    from harness.workload.openloop import seconds
+
+    def hist(*us: int) -> str:
+        h = HdrHistogram(1, 3_600_000_000, 2)
+        for v in us:
+            h.record_value(v)
+        return h.encode().decode()
+
+    out = seconds.SecondsFile(seconds.seconds_path(tmp_path, 0))
+    out.write([{"t": 0, "due": 0, "sent": 3, "ok": 2, "fail": 0, "late": 1, "dropped": 0, "hist": hist(500, 700)},
+               {"t": 1, "due": 0, "sent": 1, "ok": 1, "fail": 1, "late": 0, "dropped": 2, "hist": hist(2000)}])
+    out.write([{"t": 0, "due": 4, "sent": 0, "ok": 1, "fail": 0, "late": 0, "dropped": 0, "hist": hist(90_000)}])
+    out.close()
+    with open(seconds.seconds_path(tmp_path, 1), "w") as f:
+        f.write("t_s,offered,sent,ok,fail,late,dropped,hist\n2,4,4,4,0,0,0,HISTFAA")  # cut by a crash
+    rows = seconds.series_rows(seconds.merge_files(sorted(tmp_path.glob(seconds.FILE_GLOB))))
+    assert [(r["t_s"], r["offered"], r["ok"], r["fail"], r["dropped"], r["late"]) for r in rows] == [
+        (0, 4, 3, 0, 0, 1), (1, 0, 1, 1, 2, 0)]
+    assert rows[0]["p50_ms"] == pytest.approx(0.7, rel=0.02) and rows[0]["max_ms"] == pytest.approx(90, rel=0.02)
+    assert rows[1]["p99_ms"] == pytest.approx(2.0, rel=0.02)
+
+
+@needs_redis
+@needs_root
+def test_stopped_early_the_series_is_there_and_every_request_is_accounted_for(deploy, tmp_path):
+    """A run interrupted mid-load (stop()): the series was written as it went, and the part of the
+    schedule never reached counts as dropped, not as nothing."""
+    from harness.poll import wait_until
+    from harness.rundir import EventLog, RunClock, RunDir
+    from harness.scenario import OpenLoopRunLoad
+    from harness.workload.openloop_driver import OpenLoopDriver
+
+    deployment = deploy({"kind": "standalone"})
+    run_dir = RunDir(tmp_path / "run").create()
+    clock = RunClock.start()
+    events = EventLog(run_dir.events, clock)
+    driver = OpenLoopDriver(deployment, OpenLoopRunLoad(enabled=True, rate=500, clients=2), run_dir, clock, events,
+                            duration_s=30)
+    driver.prepare()
+    clock.restart()
+    driver.start()
+    series = run_dir.series("openloop")
+    wait_until(lambda: series.exists() and len(series.read_text().splitlines()) >= 3, timeout=10,
+               what="series/openloop.csv to have two seconds")
+    driver.stop()
+    events.close()
+    with open(series) as f:
+        rows = list(csv.DictReader(f))
+    total = {k: sum(int(r[k]) for r in rows) for k in ("offered", "ok", "fail", "dropped")}
+    assert total["offered"] == 500 * 30
+    assert total["ok"] + total["fail"] + total["dropped"] == total["offered"]
+    assert 250 <= total["ok"] < 5000, total  # stopped after a second or so, of 30
+    ends = [json.loads(line) for line in run_dir.events.read_text().splitlines() if '"driver-end"' in line]
+    assert len(ends) == 1 and "offered 15,000" in ends[0]["detail"]
+    assert not any(p.is_alive() for p in driver._procs)

@@ -37,37 +37,48 @@ START_WAIT_S = 600.0  # a worker never told to start ends by itself after this
 READY_TIMEOUT_S = 60.0  # for the workers to start and import, before t = 0
 GRACE_S = 10.0  # beyond the run's end: the engine's reply timeout, its last replies, the final rows
 MERGE_EVERY_S = 1.0
+UNSTARTED_NS = 10**15  # a schedule start this far ahead: nothing due yet
 
 
 def _worker(deployment: Deployment, spec: OpenLoopRunLoad, rate: float, duration_s: float, clients: int, seed: int,
             path: str, starts: Any, ready: Any, stop: Any, results: Any) -> None:
-    """One generator process: import, find the target once (its imports too), say it is ready, wait for
-    the schedule's start (CLOCK_MONOTONIC ns), run it."""
+    """One generator process: import, connect, say it is ready, wait for the schedule's start
+    (CLOCK_MONOTONIC ns), run it."""
     from pathlib import Path
 
-    from harness.workload.openloop.engine import Engine
-    from harness.workload.openloop.route import discover
-
-    try:
-        discover(deployment)
-    except Exception:  # noqa: BLE001 - the engine asks again at the start and reports what fails then
-        pass
-    ready.set()
-    try:
-        start_ns = starts.get(timeout=START_WAIT_S)
-    except queue.Empty:
-        return
-    if start_ns is None:  # stopped before t = 0
-        return
     out = seconds.SecondsFile(Path(path))
     try:
-        plan = StepPlan(rate, duration_s, 0.0, start_ns, clients, seed)
-        result = asyncio.run(Engine(deployment, spec, plan, sink=out.write, stop=stop.is_set).run())
-        results.put(result.as_dict())
+        not_yet = time.monotonic_ns() + UNSTARTED_NS  # nothing is due while it connects (start_at moves it)
+        result = asyncio.run(_generate(deployment, spec, StepPlan(rate, duration_s, 0.0, not_yet, clients, seed),
+                                       out, starts, ready, stop))
+        if result is not None:
+            results.put(result)
     except Exception as exc:  # noqa: BLE001 - said in the driver's events, not lost in a child's stderr
         results.put({"error": f"{type(exc).__name__}: {exc}"})
     finally:
+        ready.set()
         out.close()
+
+
+async def _generate(deployment: Deployment, spec: OpenLoopRunLoad, plan: StepPlan, out: seconds.SecondsFile,
+                    starts: Any, ready: Any, stop: Any) -> dict[str, Any] | None:
+    """Connected before t = 0, so the schedule's first requests leave on time; None: never started."""
+    from harness.workload.openloop.engine import Engine
+
+    engine = Engine(deployment, spec, plan, sink=out.write, stop=stop.is_set)
+    try:
+        await engine.connect()
+    except RuntimeError:  # no primary right now: run() tries again at the start and says what failed
+        pass
+    ready.set()
+    try:
+        start_ns = await asyncio.get_running_loop().run_in_executor(None, starts.get, True, START_WAIT_S)
+    except queue.Empty:
+        return None
+    if start_ns is None:  # stopped before t = 0
+        return None
+    engine.start_at(start_ns)
+    return (await engine.run()).as_dict()
 
 
 class OpenLoopDriver:

@@ -26,7 +26,7 @@ import asyncio
 import base64
 import time
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from typing import Any, Callable
 
@@ -198,6 +198,7 @@ class Engine:
         self.conns: list[list[_Conn]] = []
         self.ready: list[deque[_Conn]] = []
         self.rerouting = False
+        self.connected = False  # connect() done
         self.finished = False  # the step is over: lost connections are not reopened
         self.done = asyncio.Event()
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -463,7 +464,8 @@ class Engine:
                     self.result.unknown += sum(1 for d in lost if d >= self.measure_from)
 
     # --------------------------------------------------------------- the step
-    async def run(self) -> StepResult:
+    async def connect(self) -> None:
+        """Find the target and open every connection (run() does it unless done before)."""
         self.loop = asyncio.get_running_loop()
         routes = await self.loop.run_in_executor(None, discover, self.deployment)
         if routes is None:
@@ -471,6 +473,20 @@ class Engine:
         if not await self._open(routes):
             raise RuntimeError(f"could not connect to {routes.nodes}")
         self.result.reconnects = 0
+        self.connected = True
+
+    def start_at(self, start_mono_ns: int) -> None:
+        """Move the schedule's start (a run's t = 0, known only once the engine has connected)."""
+        self.plan = replace(self.plan, start_mono_ns=start_mono_ns)
+        self.start = start_mono_ns
+        self.measure_from = self.start + int(self.plan.warmup_s * NS)
+        if self.sink is not None:
+            self.lats_until = 0
+
+    async def run(self) -> StepResult:
+        if not self.connected:
+            await self.connect()
+        self.loop = asyncio.get_running_loop()
         self.result.start_lag_ms = max(0.0, (time.monotonic_ns() - self.start) / 1e6)
         await asyncio.sleep(max(0.0, (self.start - time.monotonic_ns()) / NS))
         self.tick_ns = self.spec.tick_us * 1000
