@@ -132,7 +132,7 @@ class OpenLoopDriver:
         late = f"; {unready} process(es) not ready at t=0 (their first requests are late)" if unready else ""
         self.events.emit("driver", "driver-start", driver=DRIVER,
                          detail=f"open loop {self.spec.rate:g} ops/s from t=0 until t={self.duration_s:g}s, "
-                                f"{self.spec.clients} connections, pipeline {self.spec.pipeline}, "
+                                f"{self.spec.clients} connections per node, pipeline {self.spec.pipeline}, "
                                 f"{self.spec.processes} process(es) (pids {', '.join(str(p.pid) for p in self._procs)}){late}")
         self._merger = threading.Thread(target=self._merge_loop, name="openloop-series", daemon=True)
         self._merger.start()
