@@ -292,6 +292,10 @@ class _Session:
             from harness.workload.redis_benchmark import RedisBenchmarkDriver
             drivers.append(RedisBenchmarkDriver(self._deployed(), load.redis_benchmark, self.run_dir, self.clock,
                                                 self.events, **common))
+        if load.openloop.enabled:
+            from harness.workload.openloop_driver import OpenLoopDriver
+            drivers.append(OpenLoopDriver(self._deployed(), load.openloop, self.run_dir, self.clock, self.events,
+                                          **common))
         return drivers
 
     def _wait_duration(self) -> None:

@@ -14,7 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harness.errors import ScenarioError
-from harness.workload.openloop.spec import Sweep, positive_mix, value_size_range
+from harness.workload.openloop.spec import OpenLoopLoad, Sweep, positive_mix, value_size_range
 
 
 class Model(BaseModel):
@@ -203,10 +203,20 @@ class RedisBenchmarkLoad(Model):
         return [t.lower() for t in tests]
 
 
+class OpenLoopRunLoad(OpenLoopLoad):
+    """The open-loop generator as a run's load: `rate` ops/s on a fixed schedule from t = 0 to the run's
+    end, each latency counted from its request's due time (what a closed loop hides in a failover);
+    the generator's own fields as in a sweep's `load` (harness/workload/openloop/spec.py)."""
+
+    enabled: bool = False
+    rate: float = Field(1000.0, gt=0, le=5_000_000, description="offered ops/s, over all processes")
+
+
 class Workload(Model):
     probe: ProbeLoad = Field(default_factory=ProbeLoad)
     locust: LocustLoad = Field(default_factory=LocustLoad)
     redis_benchmark: RedisBenchmarkLoad = Field(default_factory=RedisBenchmarkLoad)
+    openloop: OpenLoopRunLoad = Field(default_factory=OpenLoopRunLoad)
 
 
 # --------------------------------------------------------------------------- faults
@@ -385,9 +395,9 @@ class Scenario(Model):
             return self
         if self.faults:
             raise ValueError("faults: a sweep scenario runs no faults (its steps measure capacity); remove them")
-        if self.workload.locust.enabled or self.workload.redis_benchmark.enabled:
+        if self.workload.locust.enabled or self.workload.redis_benchmark.enabled or self.workload.openloop.enabled:
             raise ValueError("workload: a sweep scenario drives the load with its own open-loop generator "
-                             "(sweep.load); disable locust and redis_benchmark")
+                             "(sweep.load); disable locust, redis_benchmark and openloop")
         for i, variant in enumerate(self.sweep.variants):
             try:
                 self.variant_topology(variant)
@@ -434,7 +444,7 @@ class Scenario(Model):
     @model_validator(mode="after")
     def _faults_fit_topology(self) -> "Scenario":
         if self.topology.kind == "naive":
-            for name in ("locust", "redis_benchmark"):
+            for name in ("locust", "redis_benchmark", "openloop"):
                 if getattr(self.workload, name).enabled:
                     raise ValueError(f"workload.{name}: a naive topology is measured with the probe only (its "
                                      f"drivers know no Service that spreads connections over independent primaries)")

@@ -32,7 +32,7 @@ SENTINEL_PODS = ["sentinel-0", "sentinel-1", "sentinel-2"]
 START_WALL = 1_795_640_000.0
 
 # Per driver: throughput relative to the `throughput` argument, and median latency in ms.
-HEADLINE_DRIVERS = ("locust", "redis-benchmark", "probe")  # the summary's top-level throughput: the first present
+HEADLINE_DRIVERS = ("locust", "redis-benchmark", "openloop", "probe")  # the summary's top-level throughput: the first present
 DRIVER_SHAPE = {"locust": (1.0, 1.2), "redis-benchmark": (10.0, 0.3)}
 PROBE_P50_MS = 0.4
 

@@ -140,3 +140,19 @@ def test_a_sentinel_in_tilt_mode_during_the_run_fails_it(tmp_path: Path):
     calm = by_name(evaluate(replace(facts([]), sentinel_log=sentinel_log_events(logs, meta))))
     assert calm["sentinels out of TILT"]["status"] == "pass"
     assert "sentinels out of TILT" not in by_name(evaluate(facts([])))  # no sentinel logs: not a sentinel run
+
+
+def test_openloop_generator_limit_is_said_in_its_check_not_failed():
+    """A generator that could not keep its own schedule passes (its requests were served) but says it is
+    its own limit, so its figures are not read as the server's."""
+    scenario = Scenario.model_validate({"name": "o", "duration_s": 10, "topology": {"kind": "standalone"},
+                                        "workload": {"openloop": {"enabled": True, "rate": 100}}})
+    series = {"openloop": pd.DataFrame({"t_s": [0, 1], "ok": [100, 98], "fail": [0, 2], "info": [0, 0]})}
+    events = [{"t": 0.0, "type": "driver-start", "driver": "openloop", "detail": ""},
+              {"t": 10.0, "type": "driver-end", "driver": "openloop", "detail": "",
+               "generator_limit": "its busiest process used 97% of a core"}]
+    check = by_name(evaluate(RunFacts({"status": "complete"}, scenario, pd.DataFrame(events), series)))["driver openloop"]
+    assert check["status"] == "pass"
+    assert "198 requests acknowledged, 2 failed" in check["detail"]
+    assert "the generator was its own limit: its busiest process used 97% of a core" in check["detail"]
+    assert check["log"] == "raw/openloop-seconds"

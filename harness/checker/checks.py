@@ -18,13 +18,15 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from harness.rundir import EVENTS_FILE, FINAL_STATE_FILE, LOCUST_LOG, META_FILE, REDIS_BENCHMARK_OUT, SCENARIO_FILE
+from harness.rundir import (EVENTS_FILE, FINAL_STATE_FILE, LOCUST_LOG, META_FILE, OPENLOOP_SECONDS_DIR,
+                            REDIS_BENCHMARK_OUT, SCENARIO_FILE)
 from harness.rundir.summary import FAIL, NOT_EVALUATED, PASS
 from harness.scenario import Scenario
 
 Check = dict[str, Any]
 LOCUST_MAX_ERROR_RATIO = 0.2  # more failed requests than this and Locust's load is not the load asked for
-DRIVER_LOGS = {"locust": LOCUST_LOG, "redis-benchmark": REDIS_BENCHMARK_OUT, "probe": EVENTS_FILE}
+DRIVER_LOGS = {"locust": LOCUST_LOG, "redis-benchmark": REDIS_BENCHMARK_OUT, "openloop": OPENLOOP_SECONDS_DIR,
+               "probe": EVENTS_FILE}
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,7 @@ def _enabled(facts: RunFacts, driver: str) -> bool:
     if facts.scenario is not None:
         load = facts.scenario.workload
         enabled = {"locust": load.locust.enabled, "redis-benchmark": load.redis_benchmark.enabled,
-                   "probe": load.probe.enabled}
+                   "openloop": load.openloop.enabled, "probe": load.probe.enabled}
         return enabled[driver]
     return driver in facts.series or bool(_driver_events(facts, driver, "driver-start"))
 
@@ -129,6 +131,25 @@ def driver_locust(facts: RunFacts) -> list[Check]:
 
 def driver_redis_benchmark(facts: RunFacts) -> list[Check]:
     return _driver_check(facts, "redis-benchmark", "driver redis-benchmark")
+
+
+def driver_openloop(facts: RunFacts) -> list[Check]:
+    """As the others; a generator that could not keep its own schedule (its CPU, its timer's lag: engine.py)
+    says so in the detail, so its figures are not read as the server's limit."""
+    results = _driver_check(facts, "openloop", "driver openloop")
+    limits = [why for why in _driver_event_field(facts, "openloop", "driver-end", "generator_limit") if why]
+    for result in results:
+        if limits:
+            result["detail"] += f"; the generator was its own limit: {limits[-1]}"
+    return results
+
+
+def _driver_event_field(facts: RunFacts, driver: str, type_: str, field: str) -> list[str]:
+    events = facts.events
+    if not len(events) or not {"driver", "type", field} <= set(events.columns):
+        return []
+    mine = events[(events["type"] == type_) & (events["driver"] == driver)]
+    return [str(v) for v in mine[field] if isinstance(v, str)]
 
 
 def probe(facts: RunFacts) -> list[Check]:
@@ -221,6 +242,7 @@ def sentinels_out_of_tilt(facts: RunFacts) -> list[Check]:
 
 
 CHECKS: list[Callable[[RunFacts], list[Check]]] = [run_completed, scenario_read, driver_locust, driver_redis_benchmark,
+                                                   driver_openloop,
                                                    probe, faults_verified, topology_converged, sentinels_out_of_tilt,
                                                    upgrade_drill_safe]
 

@@ -21,7 +21,7 @@ import pandas as pd
 from harness.checker.events import NS, Firing, to_s
 from harness.rundir.history import History
 
-HEADLINE_DRIVERS = ("locust", "redis-benchmark", "probe")  # the headline is the first one present
+HEADLINE_DRIVERS = ("locust", "redis-benchmark", "openloop", "probe")  # the headline is the first one present
 _OK = 0  # code of "ok" in History.ops["type"]
 
 

@@ -42,7 +42,8 @@ MAX_LABELLED_MARKERS = 12
 MAX_CLOSEUPS = 9
 CLOSEUP_COLUMNS = 3
 CLOSEUP_BEFORE_S, CLOSEUP_AFTER_S = 5.0, 10.0
-DRIVER_TITLES = {"probe": "probe (checked writes)", "locust": "Locust", "redis-benchmark": "redis-benchmark"}
+DRIVER_TITLES = {"probe": "probe (checked writes)", "locust": "Locust", "redis-benchmark": "redis-benchmark",
+                 "openloop": "open-loop generator (latency from due time)"}
 OUTCOMES = (("ok", OK_COLOUR, "ok (acknowledged)"), ("fail", FAULT_COLOUR, "fail (refused)"),
             ("info", UNKNOWN_COLOUR, "info (unknown outcome)"))
 UNAVAILABLE: dict[str, Any] = {"fill": False, "hatch": "///", "edgecolor": "#444444", "lw": 0.8}

@@ -45,7 +45,8 @@ from __future__ import annotations
 from harness.rundir.columns import (DRIVER_ORDER, EVENT_COLUMNS, FINAL_COLUMNS, HISTORY_COLUMNS, LOST_COLUMNS, NS,
                                     REPLICATION_LAG_COLUMNS, SERIES_COLUMNS, TIMELINE_EVENT_TYPES)
 from harness.rundir.layout import (EVENTS_FILE, FINAL_FILE, FINAL_STATE_FILE, FORMAT_VERSION, HISTORY_FILE, HTML_FILE,
-                                   JUNIT_FILE, LOCUST_LOG, LOST_FILE, META_FILE, REDIS_BENCHMARK_OUT, SCENARIO_FILE,
+                                   JUNIT_FILE, LOCUST_LOG, LOST_FILE, META_FILE, OPENLOOP_SECONDS_DIR, REDIS_BENCHMARK_OUT,
+                                   SCENARIO_FILE,
                                    SUMMARY_FILE, RunClock, RunDir, fresh_run_path, new_run_id, refuse_used_run_dir)
 from harness.rundir.readers import (Read, complete_seconds, in_driver_order, load_series, read_event_records,
                                     read_json_object, read_lost, read_replication_lag, read_scenario_facts,
@@ -58,7 +59,7 @@ from harness.rundir.writers import (EventLog, HistoryWriter, ReplicationLagWrite
 __all__ = [
     "DRIVER_ORDER", "EVENTS_FILE", "EVENT_COLUMNS", "EventLog", "FINAL_COLUMNS", "FINAL_FILE", "FINAL_STATE_FILE",
     "FORMAT_VERSION", "HISTORY_COLUMNS", "HISTORY_FILE", "HTML_FILE", "HistoryWriter", "JUNIT_FILE", "LOCUST_LOG",
-    "LOST_COLUMNS", "LOST_FILE", "META_FILE", "NS", "REDIS_BENCHMARK_OUT", "REPLICATION_LAG_COLUMNS", "Read",
+    "LOST_COLUMNS", "LOST_FILE", "META_FILE", "NS", "OPENLOOP_SECONDS_DIR", "REDIS_BENCHMARK_OUT", "REPLICATION_LAG_COLUMNS", "Read",
     "ReplicationLagWriter", "RunClock", "RunDir", "SCENARIO_FILE",
     "SERIES_COLUMNS", "SUMMARY_FILE", "TIMELINE_EVENT_TYPES", "complete_seconds", "fresh_run_path", "headline_lines",
     "in_driver_order", "load_series", "new_run_id", "read_event_records", "read_json_object", "read_lost",

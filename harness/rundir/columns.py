@@ -15,4 +15,4 @@ EVENT_COLUMNS = ["t", "wall", "source", "type"]  # every event of events.jsonl h
 TIMELINE_EVENT_TYPES = ("fault-start", "fault-end", "fault-verified", "sentinel", "role-change", "primary-change",
                         "cluster-state", "driver-error", "run-start", "load-start", "load-end", "heal-all", "settled",
                         "run-end")
-DRIVER_ORDER = ["probe", "locust", "redis-benchmark"]  # the order drivers are shown in
+DRIVER_ORDER = ["probe", "locust", "redis-benchmark", "openloop"]  # the order drivers are shown in

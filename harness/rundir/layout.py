@@ -24,6 +24,7 @@ REPLICATION_LAG_FILE = "replication-lag.csv"  # the metrics sidecars' replicatio
 SERIES_DIR, RAW_DIR, LOGS_DIR, TABLES_DIR, PLOTS_DIR = "series", "raw", "logs", "tables", "plots"
 LOCUST_LOG = f"{RAW_DIR}/locust.log"  # Locust's own log, kept as Locust writes it
 LOCUST_SECONDS_DIR = f"{RAW_DIR}/locust-seconds"  # per-process per-second HDR files (workload/persecond.py)
+OPENLOOP_SECONDS_DIR = f"{RAW_DIR}/openloop-seconds"  # the open-loop generator's, per process (openloop/seconds.py)
 REDIS_BENCHMARK_OUT = f"{RAW_DIR}/redis-benchmark.out"  # redis-benchmark's stdout and stderr
 REDIS_BENCHMARK_CSV = f"{RAW_DIR}/redis-benchmark.csv"
 
@@ -117,6 +118,7 @@ class RunDir:
     plots_dir = property(lambda self: self.path / PLOTS_DIR)
     locust_log = property(lambda self: self.path / LOCUST_LOG)
     locust_seconds_dir = property(lambda self: self.path / LOCUST_SECONDS_DIR)
+    openloop_seconds_dir = property(lambda self: self.path / OPENLOOP_SECONDS_DIR)
     redis_benchmark_out = property(lambda self: self.path / REDIS_BENCHMARK_OUT)
     redis_benchmark_csv = property(lambda self: self.path / REDIS_BENCHMARK_CSV)
 

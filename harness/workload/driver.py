@@ -1,4 +1,4 @@
-"""What the runner asks of a load driver (Locust here or in the cluster, redis-benchmark)."""
+"""What the runner asks of a load driver (Locust here or in the cluster, redis-benchmark, the open-loop generator)."""
 
 from __future__ import annotations
 

@@ -126,12 +126,16 @@ def series_rows(merged: dict[int, MergedSecond], driver: str) -> list[dict]:
     rows = []
     for t_s in range(min(merged), max(merged) + 1):
         second = merged.get(t_s, MergedSecond(t_s))
-        hist = second.hist
-        has = hist.get_total_count() > 0
-        pct = (lambda p: round(hist.get_value_at_percentile(p) / 1000, 3)) if has else (lambda p: "")
-        rows.append({
-            "t_s": t_s, "driver": driver, "ok": second.ok, "fail": second.fail, "info": 0,
-            "p50_ms": pct(50), "p90_ms": pct(90), "p99_ms": pct(99),
-            "max_ms": round(hist.get_max_value() / 1000, 3) if has else "",
-        })
+        rows.append({"t_s": t_s, "driver": driver, "ok": second.ok, "fail": second.fail, "info": 0,
+                     **latency_columns(second.hist)})
     return rows
+
+
+def latency_columns(hist: HdrHistogram) -> dict[str, float | str]:
+    """A second's p50_ms, p90_ms, p99_ms and max_ms from its histogram (microseconds); empty without values."""
+    if hist.get_total_count() == 0:
+        return {"p50_ms": "", "p90_ms": "", "p99_ms": "", "max_ms": ""}
+    return {"p50_ms": round(hist.get_value_at_percentile(50) / 1000, 3),
+            "p90_ms": round(hist.get_value_at_percentile(90) / 1000, 3),
+            "p99_ms": round(hist.get_value_at_percentile(99) / 1000, 3),
+            "max_ms": round(hist.get_max_value() / 1000, 3)}

@@ -70,6 +70,8 @@ def plan(scenario: Scenario, *, server_version: str = "1.30", fault_sidecar: boo
     elif load.redis_benchmark.enabled:
         out.append("# redis-benchmark: runs on the harness's machine (workload.redis_benchmark.in_cluster: true "
                    "runs it as a Job in the cluster)")
+    if load.openloop.enabled:
+        out.append("# openloop: the open-loop generator runs on the harness's machine")
     out.append(dump_yaml(objects).rstrip())
     out.append("---")
     waits = _waits(topology)

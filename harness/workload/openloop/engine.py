@@ -12,6 +12,12 @@ transports parsed by hiredis: measured faster than the client libraries (bench/o
 
 The process also watches itself: CPU seconds per wall second and how late the timer wakes
 (`loop lag`), so a step the generator could not drive is reported as the generator's limit.
+
+Given a `sink`, the engine also hands out its per-second figures while it runs (about once a
+second): counts and an HDR histogram of latency from due time per second of completion, as deltas
+(a second may come in several rows; readers add them up), so a run's load driver can write its
+series as data arrives. At the end every request is accounted for: still in flight counts as
+fail, never sent as dropped.
 """
 
 from __future__ import annotations
@@ -20,9 +26,9 @@ import asyncio
 import base64
 import time
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import partial
-from typing import Any
+from typing import Any, Callable
 
 import hiredis
 import numpy as np
@@ -39,6 +45,9 @@ from harness.workload.openloop.timer import PeriodicTimer
 from harness.workload.persecond import MAX_US, new_histogram
 
 NS = 1_000_000_000
+EMIT_EVERY_NS = NS  # how often the per-second figures go to the sink
+SECOND_FIELDS = ("due", "sent", "ok", "fail", "late", "dropped")  # Engine.seconds' rows, in this order
+Sink = Callable[[list[dict[str, Any]]], None]
 _RECONNECT_PAUSE_S = 0.05
 _CONNECT_TIMEOUT_S = 2.0
 
@@ -129,6 +138,8 @@ class _Conn(asyncio.Protocol):
         now = time.monotonic_ns()
         self.last_io_ns = now
         engine, inflight, gets = self.engine, self.inflight, self.reader.gets
+        if now >= engine.lats_until:  # latencies are kept per second of completion (only with a sink)
+            engine.roll_second(now)
         lats, measure_from = engine.lats, engine.measure_from
         ok = 0
         while (reply := gets()) is not False:
@@ -153,8 +164,12 @@ class _Conn(asyncio.Protocol):
 class Engine:
     """One process's generator for one step; `run()` returns its StepResult."""
 
-    def __init__(self, deployment: Deployment, spec: OpenLoopLoad, plan: StepPlan):
+    def __init__(self, deployment: Deployment, spec: OpenLoopLoad, plan: StepPlan, *, sink: Sink | None = None,
+                 stop: Callable[[], bool] | None = None):
+        """`sink`: receives per-second rows while the step runs (module docstring); `stop`: polled, True
+        ends the step early (its figures still complete)."""
         self.deployment, self.spec, self.plan = deployment, spec, plan
+        self.sink, self.should_stop = sink, stop
         self.password = deployment.password
         self.ssl = ssl_context(deployment)  # TLS with the deployment's client certificate; None without
         self.period_ns = NS / plan.rate
@@ -172,11 +187,18 @@ class Engine:
         self.hist = new_histogram()
         self.lag_hist = new_histogram()
         self.seconds: dict[int, list[int]] = {}  # second -> [due, sent, ok, fail, late, dropped]
+        self.emitted: dict[int, list[int]] = {}  # ... the part of each already handed to the sink
+        self.second_hists: dict[int, HdrHistogram] = {}  # second of completion -> latencies not yet handed out
+        self.lats_second = 0  # the second of completion of every latency in `lats` (with a sink)
+        self.lats_until = NS * 10**12 if sink is None else 0  # when `lats` must move to the next second
+        self.due_emitted = 0  # seconds [0, due_emitted) had their scheduled count handed out
+        self.last_emit_ns = 0
         self.next_i = 0
         self.routes: Routes | None = None
         self.conns: list[list[_Conn]] = []
         self.ready: list[deque[_Conn]] = []
         self.rerouting = False
+        self.connected = False  # connect() done
         self.finished = False  # the step is over: lost connections are not reopened
         self.done = asyncio.Event()
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -203,8 +225,21 @@ class Engine:
         self.lats.clear()
         self.result.ok += len(us)
         values, counts = np.unique(hdr_floor(us), return_counts=True)
+        second = None
+        if self.sink is not None:
+            second = self.second_hists.get(self.lats_second)
+            if second is None:
+                second = self.second_hists[self.lats_second] = new_histogram()
         for value, count in zip(values.tolist(), counts.tolist()):
             self.hist.record_value(value, count)
+            if second is not None:
+                second.record_value(value, count)
+
+    def roll_second(self, now: int) -> None:
+        """`lats` holds one second's completions: flush them before the next second's arrive."""
+        self._flush_latencies()
+        self.lats_second = (now - self.start) // NS
+        self.lats_until = self.start + (self.lats_second + 1) * NS
 
     def on_error_reply(self, message: str, due: int, now: int) -> None:
         self._second(now)[3] += 1
@@ -307,6 +342,9 @@ class Engine:
             self.last_sweep_ns = now
             self._flush_latencies()
             self._expire(now)
+        if self.sink is not None and now - self.last_emit_ns >= EMIT_EVERY_NS:
+            self.last_emit_ns = now
+            self._emit(now)
         if self.next_i >= self.total and not any(c.inflight for node in self.conns for c in node):
             self.done.set()
 
@@ -382,8 +420,52 @@ class Engine:
         self.result.reconnects += 1
         return True
 
+    # --------------------------------------------------------------- per-second figures while running
+    def _emit(self, now: int, final: bool = False) -> None:
+        """Hand the sink what changed since the last call, per second: counts (the scheduled `due` once a
+        second has passed, or at the end) and that second's latency histogram (base64, microseconds)."""
+        self._flush_latencies()
+        upto = self._schedule_seconds() if final else min(self._schedule_seconds(), max(0, (now - self.start) // NS))
+        for s in range(self.due_emitted, upto):
+            self._second(self.start + s * NS)[0] = self._due_in(s)
+        self.due_emitted = max(self.due_emitted, upto)
+        rows = []
+        for s in sorted(self.seconds):
+            row, done = self.seconds[s], self.emitted.setdefault(s, [0] * len(SECOND_FIELDS))
+            delta = [a - b for a, b in zip(row, done)]
+            hist = self.second_hists.pop(s, None)
+            if any(delta) or hist is not None:
+                self.emitted[s] = list(row)
+                rows.append({"t": s, **dict(zip(SECOND_FIELDS, delta)),
+                             "hist": hist.encode().decode() if hist is not None else ""})
+        if rows and self.sink is not None:
+            self.sink(rows)
+
+    def _schedule_seconds(self) -> int:
+        return int(np.ceil(self.plan.duration_s))
+
+    def _due_in(self, s: int) -> int:
+        """Requests the schedule has in second s (the offered rate)."""
+        first = int(np.ceil(s * self.plan.rate))
+        end = min(self.total, int(np.ceil((s + 1) * self.plan.rate)))
+        return max(0, end - first)
+
+    def _account_the_rest(self, now: int) -> None:
+        """At the step's end: what is still in flight failed (outcome unknown), what was never sent is
+        dropped, so that ok + fail + dropped is every scheduled request."""
+        if self.next_i < self.total:
+            self._drop(self.next_i, self.total)
+        for node in self.conns:
+            for conn in node:
+                lost = [d for d in conn.inflight if d >= 0]
+                conn.inflight.clear()
+                if lost:
+                    self._second(now)[3] += len(lost)
+                    self.result.unknown += sum(1 for d in lost if d >= self.measure_from)
+
     # --------------------------------------------------------------- the step
-    async def run(self) -> StepResult:
+    async def connect(self) -> None:
+        """Find the target and open every connection (run() does it unless done before)."""
         self.loop = asyncio.get_running_loop()
         routes = await self.loop.run_in_executor(None, discover, self.deployment)
         if routes is None:
@@ -391,6 +473,20 @@ class Engine:
         if not await self._open(routes):
             raise RuntimeError(f"could not connect to {routes.nodes}")
         self.result.reconnects = 0
+        self.connected = True
+
+    def start_at(self, start_mono_ns: int) -> None:
+        """Move the schedule's start (a run's t = 0, known only once the engine has connected)."""
+        self.plan = replace(self.plan, start_mono_ns=start_mono_ns)
+        self.start = start_mono_ns
+        self.measure_from = self.start + int(self.plan.warmup_s * NS)
+        if self.sink is not None:
+            self.lats_until = 0
+
+    async def run(self) -> StepResult:
+        if not self.connected:
+            await self.connect()
+        self.loop = asyncio.get_running_loop()
         self.result.start_lag_ms = max(0.0, (time.monotonic_ns() - self.start) / 1e6)
         await asyncio.sleep(max(0.0, (self.start - time.monotonic_ns()) / NS))
         self.tick_ns = self.spec.tick_us * 1000
@@ -403,7 +499,7 @@ class Engine:
             while not self.done.is_set():
                 now = time.monotonic_ns()
                 window.observe(now)
-                if now > deadline:
+                if now > deadline or (self.should_stop is not None and self.should_stop()):
                     break
                 try:
                     await asyncio.wait_for(self.done.wait(), 0.05)
@@ -413,6 +509,7 @@ class Engine:
             self.finished = True
             self.loop.remove_reader(self.timer.fd)
             self.timer.close()
+            self._account_the_rest(time.monotonic_ns())
             for node in self.conns:
                 for conn in list(node):
                     if conn.transport is not None and not conn.closed:
@@ -420,11 +517,13 @@ class Engine:
                         conn.transport.close()
         window.observe(time.monotonic_ns(), final=True)
         self._flush_latencies()
+        if self.sink is not None:
+            self._emit(time.monotonic_ns(), final=True)
         self.result.cpu_s, self.result.wait_s, self.result.measured_s = window.figures()
         self.result.offered = self.total - self.first_measured
         self.result.loop_lag_p99_ms = self.lag_hist.get_value_at_percentile(99) / 1000
         self.result.loop_lag_max_ms = self.lag_hist.get_max_value() / 1000
-        self.result.per_second = [dict(zip(("t", "due", "sent", "ok", "fail", "late", "dropped"), [s, *row]))
+        self.result.per_second = [dict(zip(("t", *SECOND_FIELDS), [s, *row]))
                                   for s, row in sorted(self.seconds.items())]
         self._fill_due()
         self.result.hist = base64.b64encode(self.hist.encode()).decode() if self.hist.get_total_count() else ""
@@ -433,11 +532,9 @@ class Engine:
     def _fill_due(self) -> None:
         """Requests due per second: the schedule's own count (the offered rate)."""
         by_t = {row["t"]: row for row in self.result.per_second}
-        for s in range(int(np.ceil(self.plan.duration_s))):
-            first = int(np.ceil(s * self.plan.rate))
-            end = min(self.total, int(np.ceil((s + 1) * self.plan.rate)))
+        for s in range(self._schedule_seconds()):
             row = by_t.setdefault(s, {"t": s, "due": 0, "sent": 0, "ok": 0, "fail": 0, "late": 0, "dropped": 0})
-            row["due"] = max(0, end - first)
+            row["due"] = self._due_in(s)
         self.result.per_second = [by_t[s] for s in sorted(by_t)]
 
 

@@ -89,8 +89,7 @@ class GeneratorPool:
     def step(self, rate: float, duration_s: float, warmup_s: float) -> Step:
         self._steps += 1
         start = time.monotonic_ns() + int(START_DELAY_S * NS)
-        share = [self.spec.clients // self.processes + (1 if i < self.spec.clients % self.processes else 0)
-                 for i in range(self.processes)]
+        share = client_shares(self.spec.clients, self.processes)
         futures = [self._executor.submit(run_step, self.deployment, self.spec,
                                          StepPlan(rate / self.processes, duration_s, warmup_s, start, share[i],
                                                   seed=self.seed * 1_000_003 + self._steps * 101 + i))
@@ -98,6 +97,11 @@ class GeneratorPool:
         step = merge(rate, [f.result() for f in futures], warmup_s, duration_s)
         step.start_mono_ns = start
         return step
+
+
+def client_shares(clients: int, processes: int) -> list[int]:
+    """The connections of each process: `clients` split as evenly as it goes."""
+    return [clients // processes + (1 if i < clients % processes else 0) for i in range(processes)]
 
 
 def _noop(_: int) -> None:
