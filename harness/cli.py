@@ -138,9 +138,15 @@ def _print_headline(summary: dict | None, run_dir: Path, status: str) -> None:
         print(f"throughput ops/s ({name}): baseline {rate(phases, 'baseline_ops_per_s')}, "
               f"during faults {rate(phases, 'during_fault_ops_per_s')}, recovered {rate(phases, 'recovered_ops_per_s')}")
     for f in summary.get("failover", []):
-        print(f"fault {f.get('fault_id')}: unavailable {secs(f.get('unavailable_s'))} s, detected "
-              f"{secs(f.get('detected_s'))} s, promoted {secs(f.get('promoted_s'))} s, new primary {f.get('new_primary')}")
+        failover = (f"detected {secs(f.get('detected_s'))} s, promoted {secs(f.get('promoted_s'))} s, "
+                    f"new primary {f.get('new_primary') or 'none'}"
+                    if any(f.get(k) is not None for k in ("detected_s", "promoted_s", "new_primary")) else "no failover seen")
+        print(f"fault {f.get('fault_id')}: unavailable {secs(f.get('unavailable_s'))} s, {failover}")
     print(f"writes: {w.get('acknowledged', 0):,} acknowledged, {w.get('lost', 0):,} lost, {w.get('unknown', 0):,} unknown")
+    reads = summary.get("reads") or {}
+    if reads.get("missed_acknowledged_write"):
+        print(f"reads: {reads.get('acknowledged', 0):,} answered, {reads['missed_acknowledged_write']:,} missed an "
+              "acknowledged write")
     for slo in summary.get("slo", []):
         status = slo.get("status") or ("pass" if slo["pass"] else "fail")
         print(f"  SLO {slo['name']}: {figure(slo['value'])} vs limit {figure(slo['limit'])}: "
