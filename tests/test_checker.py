@@ -659,3 +659,23 @@ def test_the_runner_writes_each_pods_aliases_into_meta():
     meta_pods = {p["name"]: p for p in _meta_pods(d)}
     assert "aliases" not in meta_pods["redis-0"]
     assert meta_pods["redis-1"]["aliases"] == ["10.244.0.6:6379", "redis-1.redis-headless:6379"]
+
+
+@pytest.mark.parametrize("probe_enabled", [False, True])
+def test_a_probe_turned_off_is_no_driver_one_that_recorded_nothing_scores_0(tmp_path, probe_enabled):
+    """A benchmark-only run (probe off) leaves an empty history.csv: the probe must not appear with
+    0 ops/s beside redis-benchmark. A probe that was on and recorded nothing is a driver that did nothing."""
+    from tests.synthetic_run import make_run
+
+    run_dir = make_run(tmp_path / "run", drivers=("redis-benchmark",), faults=[], write_summary=False)
+    (run_dir / "history.csv").write_text(",".join(HISTORY_COLUMNS) + "\n")
+    if probe_enabled:
+        scenario = yaml.safe_load((run_dir / "scenario.yaml").read_text())
+        scenario["workload"]["probe"]["enabled"] = True
+        (run_dir / "scenario.yaml").write_text(yaml.safe_dump(scenario))
+    by_driver = check(run_dir)["throughput"]["by_driver"]
+    assert by_driver["redis-benchmark"]["baseline_ops_per_s"] > 0
+    if probe_enabled:
+        assert by_driver["probe"]["baseline_ops_per_s"] == 0.0
+    else:
+        assert "probe" not in by_driver

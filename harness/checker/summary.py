@@ -56,7 +56,7 @@ def build(run: RunDir) -> Analysis:
     writes = count_writes(history, final, server_events)
     lost_series = lost_per_second(history, final)
     due = intended.due_ns(history, events)
-    series = _driver_series(run, history, due)
+    series = _driver_series(run, history, due, probe_enabled=scenario is None or scenario.workload.probe.enabled)
 
     summary: dict[str, Any] = {
         "schema": SCHEMA,
@@ -148,14 +148,16 @@ def _run_end(meta: dict, events: pd.DataFrame, history: History) -> float:
     return round(max(last), 6) if last else float(meta.get("duration_s") or 0.0)
 
 
-def _driver_series(run: RunDir, history: History, due: np.ndarray) -> dict[str, pd.DataFrame]:
-    """Every driver's 1 s series: the probe's from its history, the others from series/<driver>.csv."""
+def _driver_series(run: RunDir, history: History, due: np.ndarray, probe_enabled: bool) -> dict[str, pd.DataFrame]:
+    """Every driver's 1 s series: the probe's from its history, the others from series/<driver>.csv.
+    A probe the scenario turned off is no driver (its empty history would score 0 ops/s); one that
+    ran and recorded nothing is, and scores 0."""
     series = {}
     if run.series_dir.exists():
         for path in sorted(run.series_dir.glob("*.csv")):
             if path.stem != "probe":
                 series[path.stem] = load_series(path)
-    if run.history.exists():
+    if run.history.exists() and (probe_enabled or len(history.ops)):
         series["probe"] = probe_series(history, due)
     return series
 
