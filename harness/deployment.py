@@ -149,3 +149,32 @@ class Deployment:
         data = json.loads(Path(path).read_text())
         data["pods"] = [Pod(**p) for p in data["pods"]]
         return cls(**data)
+
+
+class SavedDeployment:
+    """A deployment as the harness saved it, for load processes of their own (Locust's, the open-loop
+    generator's): re-read whenever the platform saves it again, because a recreated Kubernetes pod
+    comes back at a new address (the platform's refresh saves it), and dialling the address a process
+    read at its start would time out for the rest of the run."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._stamp: int | None = None
+        self._current: Deployment | None = None
+
+    def current(self) -> Deployment:
+        try:
+            stamp: int | None = self.path.stat().st_mtime_ns
+        except OSError:
+            stamp = self._stamp
+        if self._current is None or stamp != self._stamp:
+            try:
+                self._current, self._stamp = Deployment.load(self.path), stamp
+            except (OSError, ValueError, TypeError):
+                if self._current is None:
+                    raise
+        return self._current
+
+    def dial_address(self, host: str, port: int) -> tuple[str, int]:
+        return self.current().dial_address(host, port)
+

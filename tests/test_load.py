@@ -232,3 +232,32 @@ def test_redis_benchmark_abort_is_recorded(deploy, local_platform, run):
     types = [e["type"] for e in driver_events(run_dir, "redis-benchmark")]
     assert types == ["driver-start", "driver-error", "driver-end"]
     assert pd.read_csv(run_dir.series("redis-benchmark"))["ok"].sum() > 0
+
+
+def test_locust_dials_a_recreated_pod_at_its_new_address(tmp_path):
+    """Locust's processes read deployment.json at their start; a Kubernetes pod recreated during the run
+    (an upgrade step, a pod-kill) comes back at a new IP, which the platform saves. Dialling the address
+    read at the start timed out for the rest of the run (Locust: 0 ops/s recovered after the k8s drill).
+    In a subprocess: importing the locustfile patches this process for gevent."""
+    from harness.deployment import Deployment, Pod
+
+    dns = "redis-1.redis-headless.ns.svc.cluster.local"
+    deployment = Deployment(
+        id="d", platform="kubernetes", topology={"kind": "sentinel"}, network="kubernetes", state_dir=str(tmp_path),
+        client_address="10.244.0.1", extra={"aliases": {f"{dns}:6379": "redis-1"}},
+        pods=[Pod("redis-1", "redis", "10.244.0.5", 6379), Pod("sentinel-0", "sentinel", "10.244.0.9", 26379)])
+    deployment.save()
+    code = (
+        "import os, time\n"
+        "from harness.deployment import Deployment\n"
+        "from harness.workload.locustfile import TARGET\n"
+        f"print(TARGET.dial({dns!r}, 6379))\n"
+        "d = Deployment.load(os.environ['REDIS_HARNESS_DEPLOYMENT'])\n"
+        "d.pod('redis-1').host = '10.244.0.7'  # recreated: the platform's refresh saves the new address\n"
+        "d.save()\n"
+        "os.utime(d.state_file, ns=(time.time_ns() + 10**9,) * 2)  # a distinct mtime on a coarse clock too\n"
+        f"print(TARGET.dial({dns!r}, 6379))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                          env={**os.environ, "REDIS_HARNESS_DEPLOYMENT": str(deployment.state_file)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split("\n")[:2] == ["('10.244.0.5', 6379)", "('10.244.0.7', 6379)"], done.stdout

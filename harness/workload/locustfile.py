@@ -63,7 +63,7 @@ from redis.cluster import ClusterNode, RedisCluster
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 
-from harness.deployment import Deployment, TlsFiles
+from harness.deployment import Deployment, SavedDeployment, TlsFiles
 from harness.redisconn import tls_kwargs
 from harness.scenario import LocustLoad
 from harness.workload.draws import Draws
@@ -120,8 +120,8 @@ def target_from_env(env: dict[str, str]) -> RedisEndpoint:
                                  env.get("REDIS_HARNESS_MASTER_NAME", "mymaster"), tls=deployment.tls)
         pods = deployment.sentinel_pods() if mode == "sentinel" else deployment.redis_pods()
         return RedisEndpoint(mode, [(p.host, p.port) for p in pods], deployment.password,
-                             env.get("REDIS_HARNESS_MASTER_NAME", "mymaster"), deployment.dial_address,
-                             deployment.tls)
+                             env.get("REDIS_HARNESS_MASTER_NAME", "mymaster"),
+                             SavedDeployment(env["REDIS_HARNESS_DEPLOYMENT"]).dial_address, deployment.tls)
     mode = env.get("REDIS_HARNESS_MODE", "")
     if mode not in ("standalone", "sentinel", "cluster"):
         raise ValueError(

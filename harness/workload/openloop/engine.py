@@ -34,7 +34,7 @@ import hiredis
 import numpy as np
 from hdrh.histogram import HdrHistogram
 
-from harness.deployment import Deployment
+from harness.deployment import Deployment, SavedDeployment
 from harness.redisconn import ssl_context
 from harness.workload.openloop import resp
 from harness.workload.openloop.procstat import SchedStat, schedstat
@@ -169,6 +169,8 @@ class Engine:
         """`sink`: receives per-second rows while the step runs (module docstring); `stop`: polled, True
         ends the step early (its figures still complete)."""
         self.deployment, self.spec, self.plan = deployment, spec, plan
+        # routes come from the deployment as last saved: a recreated Kubernetes pod has a new address
+        self.saved = SavedDeployment(deployment.state_file) if deployment.state_file.exists() else None
         self.sink, self.should_stop = sink, stop
         self.password = deployment.password
         self.ssl = ssl_context(deployment)  # TLS with the deployment's client certificate; None without
@@ -377,11 +379,14 @@ class Engine:
             self.rerouting = True
             asyncio.ensure_future(self._reconnect())
 
+    def _deployment_now(self) -> Deployment:
+        return self.saved.current() if self.saved is not None else self.deployment
+
     async def _reconnect(self) -> None:
         """Ask for the routes again (the primary may have moved) and reopen every connection."""
         try:
             while not self.finished:
-                routes = await self.loop.run_in_executor(None, discover, self.deployment)  # type: ignore[union-attr]
+                routes = await self.loop.run_in_executor(None, discover, self._deployment_now())  # type: ignore[union-attr]
                 if routes is not None and await self._open(routes):
                     return
                 await asyncio.sleep(_RECONNECT_PAUSE_S)
@@ -467,7 +472,7 @@ class Engine:
     async def connect(self) -> None:
         """Find the target and open every connection (run() does it unless done before)."""
         self.loop = asyncio.get_running_loop()
-        routes = await self.loop.run_in_executor(None, discover, self.deployment)
+        routes = await self.loop.run_in_executor(None, discover, self._deployment_now())
         if routes is None:
             raise RuntimeError("no primary to send to (the topology has none right now)")
         if not await self._open(routes):
