@@ -72,6 +72,25 @@ def test_locust_error_ratio_over_the_threshold_fails():
     assert by_name(evaluate(facts([], locust_ok=1000 - under, locust_fail=under)))["driver locust"]["status"] == "pass"
 
 
+@pytest.mark.parametrize("recovered_ok", [0, 40])
+def test_a_driver_that_only_failed_after_the_last_heal_did_not_recover(recovered_ok):
+    """Locust left dialling a recreated pod's old IP failed every request after the k8s drill while the
+    probe recovered; 99.5% of its requests were fine overall, so the error ratio alone passed it."""
+    seconds = list(range(1, 21))
+    fault = [{"t": 5.0, "type": "fault-start", "fault_id": "0", "kind": "pod-kill", "target": "redis-0"},
+             {"t": 9.0, "type": "fault-end", "fault_id": "0", "kind": "pod-kill", "target": "redis-0"}]
+    run = facts(fault)
+    run.series["locust"] = pd.DataFrame({"t_s": seconds, "ok": [900] * 9 + [recovered_ok] * 11,
+                                         "fail": [0] * 9 + [10] * 11, "info": [0] * 20})
+    locust = by_name(evaluate(run))["driver locust"]
+    if recovered_ok:
+        assert locust["status"] == "pass", locust
+    else:
+        assert locust["status"] == "fail", locust
+        assert locust["detail"] == ("locust did not recover: no request acknowledged in the 11 s after the last "
+                                    "fault ended at 9.0 s (110 failed)")
+
+
 def test_probe_client_death_fails_the_probe():
     error = {"t": 3.0, "type": "driver-error", "driver": "probe", "detail": "client 1: ConnectionError()"}
     probe = by_name(evaluate(facts([error])))["probe"]

@@ -18,12 +18,14 @@ from typing import Any, Callable
 
 import pandas as pd
 
+from harness.checker.events import fault_firings
 from harness.rundir import (EVENTS_FILE, FINAL_STATE_FILE, LOCUST_LOG, META_FILE, OPENLOOP_SECONDS_DIR,
                             REDIS_BENCHMARK_OUT, SCENARIO_FILE)
 from harness.rundir.summary import FAIL, NOT_EVALUATED, PASS
 from harness.scenario import Scenario
 
 Check = dict[str, Any]
+RECOVERY_S = 5  # whole seconds after the last heal with only failures: the driver did not recover
 LOCUST_MAX_ERROR_RATIO = 0.2  # more failed requests than this and Locust's load is not the load asked for
 DRIVER_LOGS = {"locust": LOCUST_LOG, "redis-benchmark": REDIS_BENCHMARK_OUT, "openloop": OPENLOOP_SECONDS_DIR,
                "probe": EVENTS_FILE}
@@ -109,7 +111,25 @@ def _driver_check(facts: RunFacts, driver: str, name: str, max_error_ratio: floa
     if max_error_ratio is not None and ratio > max_error_ratio:
         return [check(name, FAIL, f"{ratio:.0%} of {ok + bad:,} {driver} requests failed "
                                   f"(more than {max_error_ratio:.0%})", log)]
+    if stuck := _not_recovered(facts, driver):
+        return [check(name, FAIL, f"{driver} did not recover: {stuck}", log)]
     return [check(name, PASS, f"{ok:,} requests acknowledged, {bad:,} failed ({ratio:.1%})", log)]
+
+
+def _not_recovered(facts: RunFacts, driver: str) -> str | None:
+    """Why the driver's load never came back after the last fault was healed: from then on it only
+    failed, for RECOVERY_S whole seconds or more (a client left dialling a gone address); None when it
+    came back, or when there is too little run after the heal to tell."""
+    firings = fault_firings(facts.events) if len(facts.events) and "type" in facts.events else []
+    series = facts.series.get(driver)
+    if not firings or any(f.end_s is None for f in firings) or series is None or not len(series):
+        return None
+    healed = max(f.end_s for f in firings if f.end_s is not None)
+    after = series[series["t_s"] >= healed + 1]
+    if after["t_s"].nunique() < RECOVERY_S or after["ok"].sum() > 0 or after["fail"].sum() == 0:
+        return None
+    return (f"no request acknowledged in the {after['t_s'].nunique()} s after the last fault ended at "
+            f"{healed:.1f} s ({int(after['fail'].sum()):,} failed)")
 
 
 def _reached_load(facts: RunFacts) -> bool:
