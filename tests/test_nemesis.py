@@ -135,6 +135,29 @@ def test_pod_kill_keeps_data_and_pod_delete_wipes_it(deploy, local_platform, tmp
     assert client(d, "redis-0").get("survivor") is None, "pod-delete restarts with an empty data dir"
 
 
+@needs_root
+def test_a_failed_heal_is_reported_once_and_not_waited_out_again_at_the_end(deploy, local_platform, tmp_path):
+    """The killed pod cannot start again (its config broken meanwhile): the heal fails, is reported, and
+    stop() reports it without trying again. On Kubernetes each try waits out the Ready timeout (300 s):
+    a 60 s run took 15 minutes, the scheduled heal and two more at the run's end."""
+    d = deploy({"kind": "standalone"}, "healfail")
+    clock = RunClock.start()
+    log = EventLog(tmp_path / "events.jsonl", clock)
+    nemesis = Nemesis(local_platform, d, [fault(kind="pod-kill", target={"pod": "redis-0"}, duration_s=1)], log, clock)
+    events = Events(tmp_path / "events.jsonl")
+    nemesis.start()
+    try:
+        events.wait("fault-start", "0.0")
+        Path(d.pod("redis-0").conf).write_text("this-is-no-directive yes\n")
+        events.wait("fault-error", "0.0")
+    finally:
+        errors = nemesis.stop()
+        log.close()
+    assert len(errors) == 1 and errors[0].startswith("0.0 pod-kill: "), errors
+    assert len(events.of("fault-error", "0.0")) == 1, events.all()
+    assert not events.of("fault-end", "0.0")
+
+
 # ----------------------------------------------------------------------------------- pause
 
 

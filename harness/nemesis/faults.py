@@ -53,6 +53,7 @@ class ActiveFault:
     ops: dict[str, list[str]] = field(default_factory=dict)  # those operations as the dry run prints them
     started: bool = False  # the fault took effect (fault-start was written)
     healed: bool = False
+    heal_error: str | None = None  # the heal failed (reported once, not retried: teardown sweeps what is left)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -263,7 +264,7 @@ def _heal_kill(ctx: Context, record: ActiveFault) -> None:
     def restart(name: str) -> None:
         pod = ctx.pod(name)
         ctx.platform.start_pod(ctx.deployment, pod, wipe_data=bool(record.params.get("wipe_data")))
-        _wait_answers(ctx, pod, RESTART_TIMEOUT_S)
+        ctx.platform.wait_pod_answers(ctx.deployment, pod, RESTART_TIMEOUT_S)  # a server that exits says so at once
 
     _heal_each(record.pods, restart)
 

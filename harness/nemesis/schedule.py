@@ -173,9 +173,12 @@ class Nemesis:
         with slot.lock:
             if record.healed:
                 return None
+            if record.heal_error is not None:  # not again at the run's end: a heal that waited out its
+                return f"{record.fault_id} {record.kind}: {record.heal_error}"  # timeout would wait it out twice more
             try:
                 kinds.heal(self.ctx, record)
             except Exception as exc:  # noqa: BLE001 - reported; heal_all goes on with the others
+                record.heal_error = str(exc)
                 self._emit("fault-error", record, detail=f"could not heal: {exc}")
                 return f"{record.fault_id} {record.kind}: {exc}"
             if record.started:
