@@ -32,7 +32,7 @@ from typing import Any, Iterator
 import redis
 from chaoslib.exceptions import ActivityFailed
 from pydantic import TypeAdapter, ValidationError
-from redis.cluster import ClusterNode, RedisCluster
+from redis.cluster import RedisCluster
 
 from harness.nemesis import faults as kinds
 from harness.nemesis import feasibility
@@ -41,7 +41,7 @@ from harness.nemesis.targets import resolve, rng_for
 from harness.platforms import make_platform
 from harness.deployment import Deployment
 from harness.poll import PollTimeout, wait_until
-from harness.redisconn import client_kwargs, pod_client
+from harness.redisconn import cluster_client, pod_client
 from harness.roles import current_roles, primaries, redis_role
 from harness.scenario import Fault, FaultTarget
 
@@ -413,9 +413,7 @@ def _heal_later(path: str | os.PathLike, configuration: dict | None, fault_id: s
 
 def _data_client(d: Deployment):
     if d.topology["kind"] == "cluster":
-        nodes = [ClusterNode(p.host, p.port) for p in d.redis_pods()]
-        return RedisCluster(startup_nodes=nodes, **client_kwargs(d), socket_timeout=5, socket_connect_timeout=2,
-                            decode_responses=True)
+        return cluster_client(d, socket_timeout=5, socket_connect_timeout=2, decode_responses=True)
     current = primaries(d).get(None)
     if current is None:
         raise ActivityFailed("no primary now")

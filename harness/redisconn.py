@@ -12,6 +12,7 @@ from typing import Any
 
 import redis
 from redis.backoff import NoBackoff
+from redis.cluster import ClusterNode, RedisCluster
 from redis.retry import Retry
 
 from harness.deployment import Deployment, Pod, TlsFiles
@@ -54,6 +55,15 @@ def tls_cli_args(deployment: Deployment) -> list[str]:
     """redis-cli / redis-benchmark options for this deployment's TLS (none without it)."""
     tls = deployment.tls
     return [] if tls is None else ["--tls", "--cacert", tls.ca, "--cert", tls.cert, "--key", tls.key]
+
+
+def cluster_client(deployment: Deployment, pods: list[Pod] | None = None, **kwargs: Any) -> RedisCluster:
+    """A RedisCluster of the deployment (startup nodes: `pods`, default its Redis pods) that dials every node
+    address the cluster reports as the harness can reach it (a Kubernetes pod DNS name, a port-forward).
+    `kwargs` go to RedisCluster on top of `client_kwargs`."""
+    return RedisCluster(startup_nodes=[ClusterNode(p.host, p.port) for p in pods or deployment.redis_pods()],
+                        address_remap=lambda address: deployment.dial_address(*address),
+                        **{**client_kwargs(deployment), **kwargs})
 
 
 def pod_client(deployment: Deployment, pod: Pod, *, timeout: float = 1.0) -> redis.Redis:

@@ -313,7 +313,6 @@ class Bandwidth(FaultBase):
     direction: Literal["egress", "ingress", "both"] = Field("both", description="the pod's sending, receiving or both")
 
 
-UPGRADE_STRATEGIES = ("replicas-first", "naive", "rollback")
 SERVER_SPECS = ("system", "redis-6.2", "valkey-9.1")
 
 

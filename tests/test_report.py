@@ -355,3 +355,15 @@ def test_lost_writes_are_their_own_series_per_second_by_acknowledging_pod(tmp_pa
     for figure in (throughput_figure(data), availability_figure(data)):
         labels = {line.get_label() for ax in figure.axes for line in ax.get_lines()}
         assert {f"acknowledged, later lost ({pod})" for pod in lost["pod"]} <= labels
+
+
+def test_an_slo_that_could_not_be_evaluated_is_not_shown_as_failed():
+    """The checker writes `pass: false, status: not-evaluated` for an SLO it could not judge: the
+    report's SLO table said fail while its SLO card said not evaluated (one slo_status now)."""
+    from harness.report.html import _slo_rows
+
+    rows = _slo_rows({"slo": [{"name": "max_p99_ms", "limit": 50, "value": None, "pass": False,
+                               "status": "not-evaluated"},
+                              {"name": "max_lost_writes", "limit": 0, "value": 3, "pass": False},
+                              {"name": "min_baseline_ops_per_s", "limit": 100, "value": 900, "pass": True}]})
+    assert [r["status"] for r in rows] == ["not evaluated", "fail", "pass"]

@@ -12,10 +12,10 @@ import random
 from typing import Any
 
 import redis
-from redis.cluster import ClusterNode, RedisCluster
+from redis.cluster import RedisCluster
 
 from harness.deployment import Deployment, Pod
-from harness.redisconn import client_kwargs, pod_client
+from harness.redisconn import client_kwargs, cluster_client, pod_client
 from harness.workload.openloop import resp
 
 BATCH = 1000
@@ -27,9 +27,7 @@ def _used_memory(deployment: Deployment, primaries: list[Pod]) -> int:
 
 def _client(deployment: Deployment, primaries: list[Pod]) -> redis.Redis | RedisCluster:
     if deployment.topology["kind"] == "cluster":
-        return RedisCluster(startup_nodes=[ClusterNode(p.host, p.port) for p in primaries],
-                            **client_kwargs(deployment), socket_timeout=10,
-                            address_remap=lambda a: deployment.dial_address(*a))
+        return cluster_client(deployment, primaries, socket_timeout=10)
     pod = primaries[0]
     return redis.Redis(host=pod.host, port=pod.port, **client_kwargs(deployment), socket_timeout=10)
 

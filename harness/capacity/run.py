@@ -111,7 +111,7 @@ def _run_variant(scenario: Scenario, platform, run_id: str, index: int, variant:
         pods = list(primaries(deployment).values())
         versions = sorted({p.version for p in deployment.redis_pods() if p.version})
         memory = {"server": topology.server, "version": ", ".join(versions), "network": deployment.network,
-                  "server_cpu_source": "/proc/<pid>/stat" if all(p.pid for p in pods) else None}
+                  "server_cpu_source": "/proc/<pid>/schedstat" if all(p.pid for p in pods) else None}
         if sweep.preload_keys:
             progress(f"variant {name}: preloading {sweep.preload_keys:,} keys of {load.max_value_size} B")
             memory |= preload(deployment, pods, sweep.preload_keys, load.max_value_size, sweep.memory_samples,

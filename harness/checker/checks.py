@@ -21,7 +21,7 @@ import pandas as pd
 from harness.checker.events import fault_firings
 from harness.rundir import (EVENTS_FILE, FINAL_STATE_FILE, LOCUST_LOG, META_FILE, OPENLOOP_SECONDS_DIR,
                             REDIS_BENCHMARK_OUT, SCENARIO_FILE)
-from harness.rundir.summary import FAIL, NOT_EVALUATED, PASS
+from harness.rundir.summary import FAIL, NOT_EVALUATED, PASS, slo_status
 from harness.scenario import Scenario
 
 Check = dict[str, Any]
@@ -275,12 +275,6 @@ def evaluate(facts: RunFacts) -> list[Check]:
 def blocking(checks: list[Check]) -> list[Check]:
     """The checks that keep a run from passing: anything but pass, unless the scenario allowed it."""
     return [c for c in checks if c["status"] != PASS and not c.get("allowed")]
-
-
-def slo_status(slo: dict[str, Any]) -> str:
-    """An SLO's status; summaries written before SLOs had one carry only `pass`."""
-    passed = slo.get("pass")
-    return slo.get("status") or (PASS if passed is True else FAIL if passed is False else NOT_EVALUATED)
 
 
 def verdict(checks: list[Check], slos: list[dict[str, Any]]) -> str:

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from harness.rundir import EVENT_COLUMNS, NS, read_event_records
+from harness.rundir import EVENT_COLUMNS, NS
 
 
 @dataclass(frozen=True)
@@ -31,11 +30,10 @@ class Firing:
                 "start_s": self.start_s, "end_s": self.end_s}
 
 
-def load_events(path: str | Path) -> tuple[pd.DataFrame, int]:
-    """All events sorted by `t`, and the number of lines that were not JSON objects (a torn last line)."""
-    records, bad = read_event_records(path)
+def events_frame(records: list[dict]) -> pd.DataFrame:
+    """events.jsonl's records (harness.rundir.read_event_records, read once per analysis) as a frame sorted by `t`."""
     frame = pd.DataFrame.from_records(records, columns=_columns(records))
-    return frame.sort_values("t", kind="stable", ignore_index=True), bad
+    return frame.sort_values("t", kind="stable", ignore_index=True)
 
 
 def _columns(records: list[dict]) -> list[str]:

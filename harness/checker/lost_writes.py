@@ -74,11 +74,10 @@ def count_writes(history: History, final: pd.DataFrame, events: pd.DataFrame) ->
     )
 
 
-def lost_per_second(history: History, final: pd.DataFrame) -> pd.DataFrame:
-    """Columns t_s, pod, lost: acknowledged writes later lost, by the second and the pod of their first
-    acknowledgement, so the report can draw a split-brain where it happened (lost.csv)."""
+def lost_per_second(lost: pd.DataFrame) -> pd.DataFrame:
+    """Columns t_s, pod, lost: acknowledged writes later lost (`lost_first_acks`), by the second and the
+    pod of their first acknowledgement, so the report can draw a split-brain where it happened (lost.csv)."""
     columns = LOST_COLUMNS
-    lost = lost_first_acks(history, final)
     if not len(lost):
         return pd.DataFrame({c: pd.Series([], dtype=str if c == "pod" else np.int64) for c in columns})
     table = (lost.assign(t_s=lost["complete_ns"] // NS_PER_S).groupby(["t_s", "pod"]).size()

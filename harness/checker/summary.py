@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from harness.checker import checks, convergence, intended, latency, slo, throughput, timeline
 from harness.checker.availability import failovers
-from harness.checker.events import NS, Firing, fault_firings, load_events
+from harness.checker.events import NS, Firing, events_frame, fault_firings
 from harness.checker.cluster_logs import cluster_log_events, with_cluster_logs
 from harness.checker.server_logs import sentinel_log_events, with_server_logs
 from harness.rundir.history import NO_COMPLETION, History, arrow_text, load_final, load_history
@@ -46,15 +46,16 @@ def build(run: RunDir) -> Analysis:
     meta = run.read_meta()
     scenario, scenario_notes = _load_scenario(run)
     history, final = load_history(run.history), load_final(run.final)
-    events, bad_events = load_events(run.events)
-    event_records, _ = read_event_records(run.events)
+    event_records, bad_events = read_event_records(run.events)
+    events = events_frame(event_records)
     firings = fault_firings(events)
     run_end_s = _run_end(meta, events, history)
     sentinel_logged, cluster_logged = sentinel_log_events(run.logs_dir, meta), cluster_log_events(run.logs_dir, meta)
     server_events = with_cluster_logs(with_server_logs(events, sentinel_logged), cluster_logged)
     failover, failover_notes = failovers(history, server_events, firings, meta.get("pods") or [], run_end_s)
     writes = count_writes(history, final, server_events)
-    lost_series = lost_per_second(history, final)
+    lost = lost_first_acks(history, final)
+    lost_series = lost_per_second(lost)
     due = intended.due_ns(history, events)
     series = _driver_series(run, history, due, probe_enabled=scenario is None or scenario.workload.probe.enabled)
 
@@ -80,7 +81,7 @@ def build(run: RunDir) -> Analysis:
         "markers": timeline.markers(event_records, [sentinel_logged, cluster_logged]),
         "timeline": timeline.timeline(event_records),
     }
-    drill = drill_verdict(server_events, firings, failover, lost_first_acks(history, final))
+    drill = drill_verdict(server_events, firings, failover, lost)
     if drill is not None:
         summary["drill"] = drill
     lag = read_replication_lag(run.replication_lag)

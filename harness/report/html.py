@@ -21,6 +21,7 @@ from harness.report.drill_section import drill_view
 from harness.report.metrics import format_number
 from harness.report.rundata import FaultWindow, RunData
 from harness.rundir import TIMELINE_EVENT_TYPES, RunDir, headline_lines
+from harness.rundir.summary import FAIL, NOT_EVALUATED, slo_status
 
 LOST_SAMPLE_SHOWN = 20
 CARD_LINES = 6
@@ -164,19 +165,12 @@ def _slo_card(summary: dict[str, Any]) -> Card:
     slos = [s for s in summary.get("slo") or [] if isinstance(s, dict)]
     if not slos:
         return Card("SLOs", "none", ["the scenario sets no SLOs"])
-    failed = [str(s.get("name")) for s in slos if _slo_status(s) == "fail"]
-    unknown = [str(s.get("name")) for s in slos if _slo_status(s) == "not-evaluated"]
+    failed = [str(s.get("name")) for s in slos if slo_status(s) == FAIL]
+    unknown = [str(s.get("name")) for s in slos if slo_status(s) == NOT_EVALUATED]
     passed = len(slos) - len(failed) - len(unknown)
     detail = [f"failed: {', '.join(failed)}"] if failed else ([] if unknown else ["all met"])
     detail += [f"not evaluated: {', '.join(unknown)}"] if unknown else []
     return Card("SLOs met", f"{passed} of {len(slos)}", detail, "bad" if failed else ("" if unknown else "good"))
-
-
-def _slo_status(slo: dict[str, Any]) -> str:
-    """status as the checker wrote it; older summaries have only `pass` (None: not evaluated)."""
-    if slo.get("status"):
-        return str(slo["status"])
-    return "not-evaluated" if slo.get("pass") is None else ("pass" if slo["pass"] else "fail")
 
 
 def _setup(run: RunData, summary: dict[str, Any]) -> list[tuple[str, str]]:
@@ -258,8 +252,7 @@ def _slo_rows(summary: dict[str, Any]) -> list[dict[str, str]]:
             continue
         name = str(slo.get("name"))
         bound = "≥" if name.startswith("min_") else "≤"
-        passed = slo.get("pass")
-        status = "pass" if passed is True else "fail" if passed is False else "not evaluated"
+        status = slo_status(slo).replace("-", " ")  # an SLO that could not be evaluated did not fail
         rows.append({"name": name, "limit": f"{bound} {format_number(slo.get('limit'))}",
                      "value": format_number(slo.get("value")), "status": status})
     return rows

@@ -12,6 +12,12 @@ from typing import Any
 PASS, FAIL, NOT_EVALUATED = "pass", "fail", "not-evaluated"  # a check's status in summary.json
 
 
+def slo_status(slo: dict[str, Any]) -> str:
+    """An SLO's status; summaries written before SLOs had one carry only `pass` (None: not evaluated)."""
+    passed = slo.get("pass")
+    return str(slo.get("status") or (PASS if passed is True else FAIL if passed is False else NOT_EVALUATED))
+
+
 def headline_lines(summary: dict[str, Any], run_dir: str | Path) -> list[str]:
     """One line per failed or unevaluated check, naming it and the log to read (an absolute path, so it
     can be opened from wherever the headline is read): the CLI and report.html lead with these."""

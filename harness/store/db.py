@@ -33,6 +33,7 @@ import pandas as pd
 from harness.errors import StoreError
 from harness.report.metrics import metrics_of, summary_paths
 from harness.rundir import RunDir
+from harness.rundir.summary import slo_status
 from harness.store.fingerprint import Fingerprint, fingerprint, series_key, topology_hash
 from harness.store.saturation import saturation
 
@@ -261,10 +262,7 @@ def _started_at(summary: dict[str, Any], meta: dict[str, Any]) -> float:
 
 def _slo_row(slo: dict[str, Any]) -> tuple[str, float | None, float | None, str]:
     """Tolerant of a future `status` field (pass / fail / not-evaluated) beside or instead of `pass`."""
-    status = slo.get("status")
-    if status is None:
-        passed = slo.get("pass")
-        status = "pass" if passed is True else "fail" if passed is False else "not-evaluated"
+    status = slo_status(slo)
     number = [v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
               for v in (slo.get("limit"), slo.get("value"))]
     return str(slo.get("name")), number[0], number[1], str(status)

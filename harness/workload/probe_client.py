@@ -27,7 +27,7 @@ from redis.sentinel import MasterNotFoundError, Sentinel
 
 from harness.deployment import Deployment
 from harness.pod_config import MASTER_NAME
-from harness.redisconn import client_kwargs, connection
+from harness.redisconn import client_kwargs, cluster_client, connection
 
 Args = tuple[Any, ...]
 
@@ -257,10 +257,9 @@ class ClusterTarget:
     def _connected(self) -> RedisCluster:
         if self._client is None:
             kwargs = connection_kwargs(self._deployment, self._timeout_s)
-            self._client = RedisCluster(
-                startup_nodes=[ClusterNode(p.host, p.port) for p in self._deployment.redis_pods()],
+            self._client = cluster_client(
+                self._deployment,
                 require_full_coverage=False,  # a client still serves the other shards while one is down
-                address_remap=lambda address: self._deployment.dial_address(*address),
                 **kwargs,
             )
         return self._client

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.errors import CapabilityError, ScenarioError
+from harness.errors import ScenarioError
 from harness.platforms.kubernetes.objects import RenderOptions, image_binary, image_for, redis_conf, server_image
 from harness.scenario import Topology
 
@@ -59,12 +59,6 @@ def _config_refusal(topology: Topology, deployed_image: str, to: str, options: R
     rejected = [r for r in lint_config(text, "redis", [to], source=f"the deployed redis.conf ({deployed_image})")
                 if r.rejected]
     return f"the pods share one redis.conf and {to} rejects it: {describe(rejected[0])}" if rejected else None
-
-
-def refuse(fault: Any, topology: Topology, options: RenderOptions) -> None:
-    reason = drill_refusal(fault, topology, options)
-    if reason:
-        raise CapabilityError(reason)
 
 
 def template_patch(image: str, *, first: bool) -> dict:
