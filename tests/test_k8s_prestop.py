@@ -177,10 +177,19 @@ def test_deleting_a_primary_pod_hands_its_role_over_on_kubernetes(kind):
         started = time.monotonic()
         platform.delete_pod(deployment, deployment.pod(old))
         new = wait_until(lambda: (p := primary_of_shard_0()) not in (None, old) and p, timeout=30,
-                         what="another primary, named before any detection timeout")
+                         what="another primary, named before any detection timeout",
+                         describe_failure=lambda: hook_lines(platform, deployment))
         print(f"{kind}: {new} primary {time.monotonic() - started:.2f} s after the delete call")
         platform.start_pod(deployment, deployment.pod(old))
         wait_until(lambda: next(r for r in current_roles(deployment) if r.pod == old).role == "replica",
                    timeout=120, what=f"{old} to come back as a replica")
     finally:
         platform.teardown(deployment)
+
+
+def hook_lines(platform, deployment) -> str:
+    """Why no hand-over: the kubelet's FailedPreStopHook events hold a failed hook's output."""
+    events = platform.api.core.list_namespaced_event(deployment.extra["namespace"]).items
+    said = [f"{e.involved_object.name}: {e.reason}: {e.message}" for e in events
+            if e.reason in ("FailedPreStopHook", "Killing", "FailedKillPod")]
+    return "events:\n" + "\n".join(said or ["(none)"])

@@ -346,10 +346,11 @@ def _primary_wait_s(topology: Topology) -> int:
 
 def prestop_budget_s(topology: Topology) -> int:
     """How long the preStop hand-over may take: a sentinel failover is bounded by failover-timeout, a
-    Cluster manual failover by its 5 s timeout; plus the catch-up wait (CATCH_UP_S) and slack."""
+    Cluster manual failover by its 5 s timeout plus the catch-up wait (CATCH_UP_S), asked twice if the
+    first one times out; plus slack."""
     if topology.kind == "sentinel":
         return -(-topology.failover_timeout_ms // 1000) + 5
-    return 15
+    return 20
 
 
 def termination_grace_s(topology: Topology) -> int:

@@ -31,6 +31,14 @@ set -u
 : "${PRESTOP_BUDGET_S:=20}"
 : "${CATCH_UP_S:=3}"
 
+# Each line also goes to the server's own log stream (PID 1's stdout): the kubelet keeps a hook's
+# output only when it fails, and `kubectl logs` and the run's logs/ should show every hand-over.
+log() {
+  _line="$(date -u +%Y-%m-%dT%H:%M:%SZ) [redis-prestop.sh] $*"
+  echo "$_line" >&2
+  { echo "$_line" >> /proc/1/fd/1; } 2>/dev/null || :
+}
+
 deadline=$(( $(date +%s) + PRESTOP_BUDGET_S ))
 in_time() { [ "$(date +%s)" -lt "$deadline" ]; }
 me() { rcli "$LOCAL_HOST" "$REDIS_PORT" "$@"; }
@@ -102,18 +110,28 @@ cluster_handover() {
   _myid=$(printf '%s\n' "$_nodes" | awk '$3 ~ /myself/ {print $1}')
   printf '%s\n' "$_nodes" | awk '$3 ~ /myself/ && $3 ~ /master/ && NF >= 9 {found=1} END {exit !found}' ||
     { log "not a primary with slots: nothing to hand over"; return 0; }
-  for _replica in $(printf '%s\n' "$_nodes" |
-      awk -v me="$_myid" '$4 == me && $3 ~ /slave/ && $3 !~ /fail/ && $8 == "connected" { split($2, a, "[:@,]"); print a[1] }'); do
-    _r=$(rcli "$_replica" "$REDIS_PORT" CLUSTER FAILOVER 2>&1 | tr -d '\r')
-    log "replica $_replica: CLUSTER FAILOVER: $_r"
-    case "$_r" in OK*) ;; *) continue ;; esac
-    _until=$(( $(date +%s) + CATCH_UP_S + 5 ))
-    while in_time && [ "$(date +%s)" -lt "$_until" ]; do
-      if [ "$(field "$(me INFO replication)" role)" = slave ]; then log "now a replica of $_replica"; return 0; fi
-      sleep 0.1
+  # a manual failover that timed out (its election lost, or the replica slow to catch up) is asked
+  # again, of each connected replica in turn, until the budget is spent
+  _round=0
+  while in_time; do
+    _round=$((_round + 1))
+    _asked=
+    for _replica in $(me CLUSTER NODES | tr -d '\r' |
+        awk -v me="$_myid" '$4 == me && $3 ~ /slave/ && $3 !~ /fail/ && $8 == "connected" { split($2, a, "[:@,]"); print a[1] }'); do
+      in_time || break
+      _r=$(rcli "$_replica" "$REDIS_PORT" CLUSTER FAILOVER 2>&1 | tr -d '\r')
+      log "round $_round, replica $_replica: CLUSTER FAILOVER: $_r"
+      case "$_r" in OK*) _asked=$_replica ;; *) continue ;; esac
+      _until=$(( $(date +%s) + CATCH_UP_S + 5 ))
+      while in_time && [ "$(date +%s)" -lt "$_until" ]; do
+        if [ "$(field "$(me INFO replication)" role)" = slave ]; then log "now a replica of $_replica"; return 0; fi
+        sleep 0.1
+      done
+      log "replica $_replica did not take over within $((CATCH_UP_S + 5))s"
     done
+    [ -n "$_asked" ] || sleep 0.5  # no replica accepted: its link may be coming back
   done
-  log "no replica took over; stopping anyway"
+  log "no replica took over in ${PRESTOP_BUDGET_S}s; stopping anyway"
   return 1
 }
 
