@@ -4,8 +4,10 @@ Why per deployment: a run's CA exists only for that run. Its private key is neve
 certificates it signed are), so nothing outside the deployment can be given a certificate its
 servers trust; the files live in the deployment's state dir and go with it at teardown.
 
-Each server pod gets its own certificate with its address (and its pod name) as subject alternative
-names, so a client that checks hostnames (redis-py does) accepts exactly that pod at that address.
+Locally, each server pod gets its own certificate with its address (and its pod name) as subject
+alternative names, so a client that checks hostnames (redis-py does) accepts exactly that pod at that
+address. On Kubernetes the pods share one certificate naming their DNS names, made before the pods
+(`make_shared_certificates`, harness/platforms/kubernetes/tls.py), and clients check the chain only.
 The servers require client certificates (`tls-auth-clients yes`): the harness's clients present
 `client.crt`, and servers present their own certificate when they are the client (replication,
 sentinels, the cluster bus), which is why the pod certificates carry both serverAuth and clientAuth.
