@@ -33,11 +33,18 @@ TLS_DIR = "tls"  # in the deployment's state dir: its CA, each pod's certificate
 
 @dataclass(frozen=True)
 class TlsFiles:
-    """One TLS party's files: the deployment's CA certificate, and this party's certificate and key."""
+    """One TLS party's files: the deployment's CA certificate, and this party's certificate and key.
+
+    `check_hostname` False on Kubernetes: there the pods share one certificate naming their DNS names
+    (made before the pods, whose IPs nobody knows yet), while the harness dials pod IPs or 127.0.0.1
+    (port-forward), and redis-py checks the name it dials (it has no separate server_hostname). The
+    chain is still checked against the deployment's own CA, whose key was never written: only this
+    deployment's pods hold a certificate it signed."""
 
     ca: str
     cert: str
     key: str
+    check_hostname: bool = True
 
 
 @dataclass
@@ -102,7 +109,7 @@ class Deployment:
             return None
         directory = Path(self.state_dir) / TLS_DIR
         return TlsFiles(ca=str(directory / "ca.crt"), cert=str(directory / f"{party}.crt"),
-                        key=str(directory / f"{party}.key"))
+                        key=str(directory / f"{party}.key"), check_hostname=self.platform != "kubernetes")
 
     def redis_pods(self) -> list[Pod]:
         return [p for p in self.pods if p.kind == "redis"]

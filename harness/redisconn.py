@@ -20,11 +20,12 @@ from harness.deployment import Deployment, Pod, TlsFiles
 
 def tls_kwargs(tls: TlsFiles | None) -> dict[str, Any]:
     """redis-py's TLS settings for these files: the CA to trust, and the client certificate the servers
-    require. Hostnames are checked: each server's certificate names its pod's address."""
+    require. Hostnames are checked where each server's certificate names its pod's address (not on
+    Kubernetes: TlsFiles.check_hostname says why)."""
     if tls is None:
         return {}
     return dict(ssl=True, ssl_ca_certs=tls.ca, ssl_certfile=tls.cert, ssl_keyfile=tls.key, ssl_cert_reqs="required",
-                ssl_check_hostname=True)
+                ssl_check_hostname=tls.check_hostname)
 
 
 def client_kwargs(deployment: Deployment) -> dict[str, Any]:
@@ -48,6 +49,7 @@ def ssl_context(deployment: Deployment) -> ssl.SSLContext | None:
         return None
     context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=tls.ca)
     context.load_cert_chain(tls.cert, tls.key)
+    context.check_hostname = tls.check_hostname
     return context
 
 

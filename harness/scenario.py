@@ -58,7 +58,7 @@ class Topology(Model):
                            "(preStop hook); off, a graceful delete measures the unassisted failover")
     extra_config: dict[str, str] = Field(default_factory=dict, description="more redis.conf directives")
     tls: bool = Field(False, description="every connection over TLS with client certificates: servers, replication, "
-                                         "sentinels, the cluster bus and the harness's clients (local platform)")
+                                         "sentinels, the cluster bus and the harness's clients (certificates per deployment)")
 
     @model_validator(mode="after")
     def _shape(self) -> "Topology":

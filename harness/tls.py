@@ -4,8 +4,10 @@ Why per deployment: a run's CA exists only for that run. Its private key is neve
 certificates it signed are), so nothing outside the deployment can be given a certificate its
 servers trust; the files live in the deployment's state dir and go with it at teardown.
 
-Each server pod gets its own certificate with its address (and its pod name) as subject alternative
-names, so a client that checks hostnames (redis-py does) accepts exactly that pod at that address.
+Locally, each server pod gets its own certificate with its address (and its pod name) as subject
+alternative names, so a client that checks hostnames (redis-py does) accepts exactly that pod at that
+address. On Kubernetes the pods share one certificate naming their DNS names, made before the pods
+(`make_shared_certificates`, harness/platforms/kubernetes/tls.py), and clients check the chain only.
 The servers require client certificates (`tls-auth-clients yes`): the harness's clients present
 `client.crt`, and servers present their own certificate when they are the client (replication,
 sentinels, the cluster bus), which is why the pod certificates carry both serverAuth and clientAuth.
@@ -16,6 +18,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -30,7 +33,17 @@ from harness.errors import CapabilityError
 from harness.scenario import SERVER_SPECS
 
 VALIDITY = datetime.timedelta(days=30)  # an interactive `deploy` may live a while; a run's ends with it
-TLS_PLATFORMS = ("local",)
+TLS_PLATFORMS = ("local", "kubernetes")
+LEAF = [(x509.BasicConstraints(ca=False, path_length=None), True)]
+
+
+@dataclass(frozen=True)
+class ServerPem:
+    """A server certificate, its key and the CA that signed it, as PEM text (a Kubernetes Secret's data)."""
+
+    cert: str
+    key: str
+    ca: str
 
 
 def _name(common_name: str) -> x509.Name:
@@ -67,12 +80,12 @@ def _san(name: str, host: str) -> x509.SubjectAlternativeName:
     return x509.SubjectAlternativeName([address, x509.DNSName(name)])
 
 
-def make_certificates(state_dir: str | Path, pods: Iterable[tuple[str, str]]) -> Path:
-    """Write ca.crt, <pod>.crt/.key for each (name, address) and client.crt/.key into <state_dir>/tls."""
+def _authority(state_dir: str | Path) -> tuple[Path, x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """The deployment's CA: ca.crt written into <state_dir>/tls, its key returned and never written."""
     directory = Path(state_dir) / TLS_DIR
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_subject = f"redis-harness CA {Path(state_dir).name}"
+    ca_subject = f"redis-harness CA {Path(state_dir).name}"[:64]  # X.509 caps a common name at 64
     ca = _sign(ca_subject, ca_key, _name(ca_subject), ca_key, [
         (x509.BasicConstraints(ca=True, path_length=0), True),
         (x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
@@ -80,18 +93,49 @@ def make_certificates(state_dir: str | Path, pods: Iterable[tuple[str, str]]) ->
                        decipher_only=False), True),
     ])
     _write(directory, "ca", ca, None)  # the CA key stays in memory: nothing else can be signed
-    leaf = [(x509.BasicConstraints(ca=False, path_length=None), True)]
-    for name, host in pods:
-        key = ec.generate_private_key(ec.SECP256R1())
-        _write(directory, name, _sign(name, key, ca.subject, ca_key, [
-            *leaf, (_san(name, host), False),
-            (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]), False),
-        ]), key)
+    return directory, ca, ca_key
+
+
+def _server(name: str, san: x509.SubjectAlternativeName, ca: x509.Certificate,
+            ca_key: ec.EllipticCurvePrivateKey) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """A server's certificate: serverAuth, and clientAuth for when it dials its peers (replication, sentinels)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    return _sign(name, key, ca.subject, ca_key, [
+        *LEAF, (san, False),
+        (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]), False),
+    ]), key
+
+
+def _client(directory: Path, ca: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     _write(directory, "client", _sign("redis-harness client", key, ca.subject, ca_key, [
-        *leaf, (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), False),
+        *LEAF, (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), False),
     ]), key)
+
+
+def make_certificates(state_dir: str | Path, pods: Iterable[tuple[str, str]]) -> Path:
+    """Write ca.crt, <pod>.crt/.key for each (name, address) and client.crt/.key into <state_dir>/tls."""
+    directory, ca, ca_key = _authority(state_dir)
+    for name, host in pods:
+        cert, key = _server(name, _san(name, host), ca, ca_key)
+        _write(directory, name, cert, key)
+    _client(directory, ca, ca_key)
     return directory
+
+
+def make_shared_certificates(state_dir: str | Path, dns_names: list[str]) -> ServerPem:
+    """Kubernetes: one server certificate for every pod, its SANs `dns_names` (wildcards of the headless
+    Services, the Services), since a Secret is made before the pods, whose addresses nobody knows yet.
+    Writes ca.crt and client.crt/.key into <state_dir>/tls; the server's key goes only into the returned
+    PEMs (the Secret), not to disk."""
+    directory, ca, ca_key = _authority(state_dir)
+    san = x509.SubjectAlternativeName([x509.DNSName(name) for name in dns_names])
+    cert, key = _server("redis-harness server", san, ca, ca_key)
+    _client(directory, ca, ca_key)
+    pem = serialization.Encoding.PEM
+    return ServerPem(cert=cert.public_bytes(pem).decode(), ca=ca.public_bytes(pem).decode(),
+                     key=key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()).decode())
 
 
 def refuse_tls_unavailable(scenario: Any, platform: str) -> None:
@@ -115,6 +159,8 @@ def tls_refusals(scenario: Any, platform: str) -> list[str]:
     refused = platform_refusal(platform, wanted[0][0])
     if refused:
         return [refused]
+    if platform == "kubernetes":  # the pods run images, not this machine's binaries
+        return in_cluster_refusals(scenario)
     problems: list[str] = []
     for where, topology in wanted:
         servers = [(f"{where}.pod_servers.{pod}", server) for pod, server in topology.pod_servers.items()]
@@ -129,12 +175,25 @@ def tls_refusals(scenario: Any, platform: str) -> list[str]:
     return list(dict.fromkeys(problems))
 
 
+def in_cluster_refusals(scenario: Any) -> list[str]:
+    """The load that would run in the cluster's own pods, which do not mount the deployment's certificates
+    (only the Redis and Sentinel pods do): refused rather than run without TLS or fail at t = 0."""
+    problems = []
+    if scenario.workload.locust.enabled and scenario.workload.locust.workers:
+        problems.append("workload.locust.workers: in-cluster Locust workers do not get the deployment's TLS "
+                        "certificates (not built); run Locust on the harness's machine (workers: 0)")
+    if scenario.workload.redis_benchmark.enabled and scenario.workload.redis_benchmark.in_cluster:
+        problems.append("workload.redis_benchmark.in_cluster: the redis-benchmark Job does not get the "
+                        "deployment's TLS certificates (not built); run it on the harness's machine (in_cluster: false)")
+    return problems
+
+
 def platform_refusal(platform: str, where: str = "topology") -> str | None:
     """Why `platform` cannot run a TLS topology, or None."""
     if platform in TLS_PLATFORMS:
         return None
-    return (f"{where}.tls: TLS is built for the local platform only; on {platform} the certificates would have to "
-            "be Secrets mounted into the pods, which is not built yet (run it with --platform local, or without TLS)")
+    return (f"{where}.tls: TLS is built for the {' and '.join(TLS_PLATFORMS)} platforms only, not {platform} "
+            "(run it on one of those, or without TLS)")
 
 
 def servers_with_tls() -> list[str]:

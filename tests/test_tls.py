@@ -1,7 +1,8 @@
 """`topology.tls: true` on real local pods: every client of the harness connects with the deployment's
 certificates, and the servers and sentinels refuse anyone without one (plaintext, no client certificate,
 a certificate of another deployment's CA). Plus a resilience run over TLS, the configs TLS renders, and
-the refusals (a server built without TLS, the Kubernetes platform) in tests/test_cli_bad_input.py."""
+the refusals (a server built without TLS, in-cluster load on Kubernetes) in tests/test_cli_bad_input.py;
+TLS on Kubernetes: tests/test_kubernetes_tls.py, tests/test_k8s_tls.py."""
 
 from __future__ import annotations
 

@@ -194,7 +194,8 @@ def plan_pause(fault_id: str, pod: str, *, duration_s: float, method: str, kind:
         if kind != "redis":
             raise CapabilityError("pause by DEBUG SLEEP works on Redis pods only; use method: sigstop for sentinels")
         auth = '[ -z "$REDIS_PASSWORD" ] || export REDISCLI_AUTH="$REDIS_PASSWORD"; '  # not on a command line
-        argv = ["sh", "-c", f"{auth}redis-cli -p 6379 DEBUG SLEEP {duration_s:g} >/dev/null 2>&1 &"]
+        tls = "${REDIS_TLS:+--tls --cacert /tls/ca.crt --cert /tls/tls.crt --key /tls/tls.key} "  # topology.tls
+        argv = ["sh", "-c", f"{auth}redis-cli -p 6379 {tls}DEBUG SLEEP {duration_s:g} >/dev/null 2>&1 &"]
         inject = [Op("exec", f"pods/{pod}", {"container": "redis", "argv": argv})]
         heal = [Op("wait", f"pods/{pod}", {"until": "answers PING (DEBUG SLEEP ends by itself)",
                                            "timeout_s": duration_s + 60})]

@@ -20,7 +20,6 @@ from harness.errors import ScenarioError
 from harness.platforms.kubernetes.components import EXPORTER_IMAGE, exporter_container
 from harness.platforms.kubernetes.scripts import SCRIPTS
 from harness.scenario import LocustLoad, RedisBenchmarkLoad, Topology
-from harness.tls import platform_refusal
 from harness.pod_config import MASTER_NAME, REDIS_PORT, SENTINEL_PORT, render_redis_conf, render_sentinel_conf
 
 Obj = dict[str, Any]
@@ -272,15 +271,17 @@ def maxmemory_for(topology: Topology, options: RenderOptions) -> str | None:
 
 
 def redis_conf(topology: Topology, image: str, options: RenderOptions | None = None) -> str:
-    """redis.conf for every Redis pod; the start script appends password, role and announced name."""
-    update = {"password": None, "maxmemory": maxmemory_for(topology, options or RenderOptions())}
+    """redis.conf for every Redis pod; the start script appends password, role, announced name and, with
+    REDIS_TLS, the TLS lines (later lines win: `port 0`, the TLS port, the files mounted at /tls)."""
+    update = {"password": None, "tls": False, "maxmemory": maxmemory_for(topology, options or RenderOptions())}
     return render_redis_conf(topology.model_copy(update=update), image_binary(image),
                              bind="0.0.0.0", data_dir="/data", logfile="")
 
 
 def sentinel_conf(topology: Topology) -> str:
-    """sentinel.conf; sentinel-start.sh replaces the monitored host with the primary the sentinels know."""
-    return render_sentinel_conf(topology.model_copy(update={"password": None}), bind="0.0.0.0",
+    """sentinel.conf; sentinel-start.sh replaces the monitored host with the primary the sentinels know
+    (and appends the TLS lines, as for redis.conf)."""
+    return render_sentinel_conf(topology.model_copy(update={"password": None, "tls": False}), bind="0.0.0.0",
                                 data_dir="/run/redis", logfile="", primary_host="redis-0.redis-headless",
                                 resolve_hostnames=True)
 
@@ -524,8 +525,9 @@ def cluster_create_job(topology: Topology, image: str, options: RenderOptions) -
 
 def topology_objects(topology: Topology, options: RenderOptions = RenderOptions()) -> list[Obj]:
     """Every object of a topology, in apply order (config before the pods that mount it)."""
-    if topology.tls:  # the runner refuses it before this (harness/tls.py); a render or a deploy of its own too
-        raise ScenarioError(str(platform_refusal("kubernetes")))
+    if topology.tls and not options.tls_secret:
+        raise ScenarioError("topology.tls: the pods mount the deployment's certificates from a Secret; render with "
+                            "tls_secret (the Kubernetes platform makes the Secret when it deploys)")
     image = image_for(topology, options)
     if topology.kind == "naive":
         from harness.platforms.kubernetes.naive import naive_objects  # it builds on this module

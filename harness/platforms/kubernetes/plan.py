@@ -12,6 +12,7 @@ from typing import Any
 
 from harness.errors import CapabilityError
 from harness.platforms.kubernetes import faults
+from harness.platforms.kubernetes import tls as k8s_tls
 from harness.platforms.kubernetes.objects import (
     BenchmarkControl,
     RenderOptions,
@@ -26,6 +27,7 @@ from harness.platforms.kubernetes.upgrade import drill_lines
 from harness.workload.redis_benchmark import STOP_GRACE_S as BENCHMARK_GRACE_S
 from harness.scenario import FaultTarget, Scenario, Topology
 from harness.pod_config import plan_pods
+from harness.tls import ServerPem, refuse_tls_unavailable
 
 
 def plan(scenario: Scenario, *, server_version: str = "1.30", fault_sidecar: bool = False, chaos_mesh: bool = False,
@@ -36,6 +38,7 @@ def plan(scenario: Scenario, *, server_version: str = "1.30", fault_sidecar: boo
          ready_timeout_s: float = 300.0) -> str:
     """The dry-run text for one scenario. `chaos_mesh` says whether to assume its CRDs exist;
     `sidecar_delayer` whether the sidecar image ships the latency delayer (default: it is the project's)."""
+    refuse_tls_unavailable(scenario, "kubernetes")  # what a run would refuse before deploying
     run_id = run_id or f"{scenario.name}-dry-run"
     namespace = namespace_name(run_id)
     options = RenderOptions(namespace=namespace, server_version=server_version, image=image,
@@ -56,7 +59,11 @@ def plan(scenario: Scenario, *, server_version: str = "1.30", fault_sidecar: boo
         f"chaos-mesh={'yes' if chaos_mesh else 'no'}, networkpolicy=partitions only (needs an enforcing CNI)",
         "# objects, applied in this order with server-side apply (field manager redis-harness):",
     ]
-    objects = [namespace_object(namespace, run_id), *topology_objects(topology, options)]
+    objects = [namespace_object(namespace, run_id)]
+    if topology.tls:  # its certificates are made when it deploys: placeholders here
+        options = replace(options, tls_secret=k8s_tls.secret_name(options))
+        objects.append(k8s_tls.secret_object(ServerPem(*("<made when the run deploys>",) * 3), options))
+    objects += topology_objects(topology, options)
     load = scenario.workload
     if load.locust.workers:  # in the cluster; else Locust runs on the harness's machine and makes no object
         objects += locust_objects(load.locust, topology, options, seed=scenario.seed, controlled=True)

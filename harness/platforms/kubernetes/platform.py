@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
 import subprocess
 import time
@@ -28,8 +29,9 @@ from harness.errors import CapabilityError, PlatformError
 from harness.platforms.kubernetes import faults
 from harness.platforms.kubernetes import logs as k8s_logs
 from harness.platforms.kubernetes import naive
+from harness.platforms.kubernetes import tls as k8s_tls
 from harness.platforms.kubernetes import upgrade as k8s_upgrade
-from harness.deployment import Deployment, Pod, state_root
+from harness.deployment import TLS_DIR, Deployment, Pod, state_root
 from harness.platforms.kubernetes.objects import (
     RUN_LABEL,
     RenderOptions,
@@ -272,6 +274,8 @@ class KubernetesPlatform:
         version = self.server_version()
         namespace = self.namespace or namespace_name(deployment_id)
         options = replace(self.options, namespace=namespace, server_version=version, run_id=deployment_id)
+        if topology.tls:
+            options = replace(options, tls_secret=k8s_tls.secret_name(options))
         objects = topology_objects(topology, options)  # rendering errors before anything is created
         if topology.kind == "naive" and self.access == "port-forward":
             raise CapabilityError("a naive topology is reached through its Service's ClusterIP, which a port-forward "
@@ -290,6 +294,9 @@ class KubernetesPlatform:
                 progress(f"creating namespace {namespace} (Kubernetes {version})")
                 self.apply(namespace_object(namespace, deployment_id))
             deployment.save()
+            if topology.tls:  # the Secret before the pods that mount it; the client's files in the state dir
+                progress("making the deployment's TLS certificates")
+                objects.insert(0, k8s_tls.make_secret(deployment.state_dir, options))
             progress(f"applying {len(objects)} objects")
             for obj in objects:
                 self.apply(obj)
@@ -832,6 +839,10 @@ class KubernetesPlatform:
         if deployment.state_file.exists():
             deployment.state_file.unlink()
             removed.append(f"file {deployment.state_file}")
+        tls_dir = Path(deployment.state_dir) / TLS_DIR
+        if tls_dir.exists():
+            shutil.rmtree(tls_dir, ignore_errors=True)
+            removed.append(f"directory {tls_dir}")
         try:
             os.rmdir(deployment.state_dir)
         except OSError:

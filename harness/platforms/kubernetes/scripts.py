@@ -206,7 +206,8 @@ write_conf() {
     if [ "$REDIS_TLS" = yes ]; then
       printf 'tls-port %s\nport 0\n' "$REDIS_PORT"
       printf 'tls-cert-file %s/tls.crt\ntls-key-file %s/tls.key\ntls-ca-cert-file %s/ca.crt\n' "$TLS_DIR" "$TLS_DIR" "$TLS_DIR"
-      printf 'tls-replication yes\ntls-cluster yes\ntls-auth-clients yes\n'
+      # TLS 1.2 only, as on the local platform (harness/pod_config.py says why: redis-py's hiredis parser)
+      printf 'tls-replication yes\ntls-cluster yes\ntls-auth-clients yes\ntls-protocols TLSv1.2\n'
     fi
     case "$TOPOLOGY" in
       sentinel)
@@ -422,7 +423,7 @@ write_conf() {
       printf 'requirepass "%s"\nsentinel sentinel-pass "%s"\n' "$REDIS_PASSWORD" "$REDIS_PASSWORD"
     fi
     if [ "$REDIS_TLS" = yes ]; then
-      printf 'tls-port %s\nport 0\ntls-replication yes\ntls-auth-clients yes\n' "$SENTINEL_PORT"
+      printf 'tls-port %s\nport 0\ntls-replication yes\ntls-auth-clients yes\ntls-protocols TLSv1.2\n' "$SENTINEL_PORT"
       printf 'tls-cert-file %s/tls.crt\ntls-key-file %s/tls.key\ntls-ca-cert-file %s/ca.crt\n' "$TLS_DIR" "$TLS_DIR" "$TLS_DIR"
     fi
   } >> "$_conf"

@@ -1,0 +1,108 @@
+"""`topology.tls` on Kubernetes without a cluster: what `deploy` applies (the Secret before the pods that
+mount it), the certificates it leaves for the harness's clients, what a TLS-less deployment renders
+(unchanged), and what is refused before deploying. The real thing: tests/test_k8s_tls.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from cryptography import x509
+
+from harness.errors import CapabilityError, ScenarioError
+from harness.platforms.kubernetes import tls as k8s_tls
+from harness.platforms.kubernetes.objects import RenderOptions, topology_objects
+from harness.platforms.kubernetes.plan import plan
+from harness.platforms.kubernetes.platform import KubernetesPlatform
+from harness.scenario import Topology, load_scenario
+from harness.tls import tls_refusals
+
+ROOT = Path(__file__).resolve().parents[1]
+FLAGSHIP = ROOT / "scenarios" / "sentinel-primary-kill.yaml"
+TOPOLOGY = Topology(kind="sentinel", replicas=1, sentinels=3)
+
+
+def deployed(monkeypatch, tmp_path: Path, topology: Topology, **options) -> tuple[KubernetesPlatform, list, object]:
+    """`deploy` with the API calls recorded instead of made, and no waiting."""
+    monkeypatch.setenv("REDIS_HARNESS_STATE", str(tmp_path))
+    platform = KubernetesPlatform(kubeconfig="/nonexistent", access="pod-ip", **options)
+    applied: list[dict] = []
+    monkeypatch.setattr(platform, "server_version", lambda: "1.20")
+    monkeypatch.setattr(platform, "apply", applied.append)
+    for step in ("_wait_ready", "_describe_pods", "_wait_sentinels_can_fail_over"):
+        monkeypatch.setattr(platform, step, lambda *args: None)
+    monkeypatch.setattr(platform, "_delete_namespace", lambda ns: [])
+    return platform, applied, platform.deploy(topology, "tls-unit")
+
+
+def pod_templates(objects: list[dict]) -> list[dict]:
+    return [o["spec"]["template"]["spec"] for o in objects if o["kind"] in ("StatefulSet", "Job")]
+
+
+def test_a_tls_deployment_applies_its_secret_first_and_every_pod_mounts_it(monkeypatch, tmp_path):
+    platform, applied, d = deployed(monkeypatch, tmp_path, TOPOLOGY.model_copy(update={"tls": True}))
+    kinds = [o["kind"] for o in applied]
+    assert kinds[:2] == ["Namespace", "Secret"] and kinds.count("StatefulSet") == 2
+    secret = applied[1]
+    assert secret["type"] == "kubernetes.io/tls" and secret["metadata"]["name"] == k8s_tls.SECRET_NAME
+    assert set(secret["stringData"]) == {"tls.crt", "tls.key", "ca.crt"}
+    ns = d.extra["namespace"]
+    cert = x509.load_pem_x509_certificate(secret["stringData"]["tls.crt"].encode())
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
+    assert {f"*.redis-headless.{ns}.svc.cluster.local", f"*.sentinel-headless.{ns}.svc.cluster.local",
+            "*.redis-headless", f"sentinel.{ns}.svc"} <= set(names)
+    for spec in pod_templates(applied):
+        assert {"name": "tls", "secret": {"secretName": "redis-tls", "defaultMode": 0o440}} in spec["volumes"]
+        container = spec["containers"][0]
+        assert {"name": "tls", "mountPath": "/tls", "readOnly": True} in container["volumeMounts"]
+        assert {"name": "REDIS_TLS", "value": "yes"} in container["env"]
+    # the harness's clients: the CA and the client's pair, signed by it; the servers' key only in the Secret
+    tls_dir = Path(d.state_dir) / "tls"
+    assert sorted(p.name for p in tls_dir.iterdir()) == ["ca.crt", "client.crt", "client.key"]
+    assert (tls_dir / "ca.crt").read_text() == secret["stringData"]["ca.crt"]
+    client = x509.load_pem_x509_certificate((tls_dir / "client.crt").read_bytes())
+    client.verify_directly_issued_by(x509.load_pem_x509_certificate((tls_dir / "ca.crt").read_bytes()))
+    assert d.tls is not None and d.tls.cert == str(tls_dir / "client.crt") and not d.tls.check_hostname
+    platform.teardown(d)
+    assert not tls_dir.exists()
+
+
+def test_without_tls_nothing_of_it_is_rendered(monkeypatch, tmp_path):
+    _, applied, d = deployed(monkeypatch, tmp_path, TOPOLOGY)
+    assert "Secret" not in [o["kind"] for o in applied] and d.tls is None
+    for spec in pod_templates(applied):  # (the scripts in their ConfigMap know TLS; no pod asks for it)
+        text = yaml.safe_dump(spec)
+        assert "REDIS_TLS" not in text and "/tls" not in text and "redis-tls" not in text
+    assert not (Path(d.state_dir) / "tls").exists()
+
+
+def test_a_tls_topology_renders_only_with_its_secret():
+    tls = TOPOLOGY.model_copy(update={"tls": True})
+    with pytest.raises(ScenarioError, match="tls_secret"):
+        topology_objects(tls, RenderOptions(namespace="rh-x"))
+    # the ConfigMap's configs are the plaintext ones: the start scripts append the TLS lines (later lines win)
+    with_secret = topology_objects(tls, RenderOptions(namespace="rh-x", tls_secret="redis-tls"))
+    without = topology_objects(TOPOLOGY, RenderOptions(namespace="rh-x"))
+    config = [o for o in with_secret if o["metadata"]["name"] == "redis-config"]
+    assert config == [o for o in without if o["metadata"]["name"] == "redis-config"]
+
+
+def test_what_cannot_run_with_tls_is_refused_before_deploying(monkeypatch, tmp_path):
+    with pytest.raises(CapabilityError, match="metrics sidecar"):
+        deployed(monkeypatch, tmp_path, TOPOLOGY.model_copy(update={"tls": True}), metrics=True)
+    with pytest.raises(CapabilityError, match="its tls_secret"):
+        deployed(monkeypatch, tmp_path, TOPOLOGY.model_copy(update={"tls": True}), tls_secret="operators")
+    tls = {"topology.tls": True, "platform": "kubernetes"}
+    assert tls_refusals(load_scenario(FLAGSHIP, tls), "kubernetes") == []
+    workers = load_scenario(FLAGSHIP, {**tls, "workload.locust.workers": 2})
+    assert [p.split(":")[0] for p in tls_refusals(workers, "kubernetes")] == ["workload.locust.workers"]
+    job = load_scenario(FLAGSHIP, {**tls, "workload.redis_benchmark": {"enabled": True, "in_cluster": True}})
+    assert [p.split(":")[0] for p in tls_refusals(job, "kubernetes")] == ["workload.redis_benchmark.in_cluster"]
+
+
+def test_the_dry_run_shows_the_secret_its_certificates_made_at_deploy():
+    objects = [o for o in yaml.safe_load_all(plan(load_scenario(FLAGSHIP, {"topology.tls": True}))) if o]
+    secret = next(o for o in objects if o["kind"] == "Secret" and o["metadata"]["name"] == "redis-tls")
+    assert set(secret["stringData"].values()) == {"<made when the run deploys>"}
+    assert [o["kind"] for o in objects].index("Secret") < [o["kind"] for o in objects].index("StatefulSet")
