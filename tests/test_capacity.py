@@ -104,7 +104,8 @@ def test_a_sweep_through_a_port_forward_is_refused_before_deploying(tmp_path):
 
 
 def test_in_cluster_access_is_refused_too_and_pod_ip_is_allowed():
-    """The platform's own refusals, before deploying (no cluster asked: a sweep plans no fault)."""
+    """The platform's own refusals, before deploying (no cluster asked: a sweep plans no fault), and a
+    variant's server without an image, found before the variants ahead of it run."""
     from harness.platforms.kubernetes.platform import KubernetesPlatform
 
     sweep = Scenario.model_validate({"name": "s", "topology": {"kind": "standalone"}, "sweep": {"rates": [1000]}})
@@ -112,6 +113,10 @@ def test_in_cluster_access_is_refused_too_and_pod_ip_is_allowed():
     assert "measured only from a node dialing pod IPs" in refusal
     assert KubernetesPlatform(access="pod-ip").refusals(sweep) == []
     assert KubernetesPlatform(access="port-forward").refusals(sweep.model_copy(update={"sweep": None})) == []
+    two = Scenario.model_validate({"name": "s", "topology": {"kind": "standalone"}, "sweep": {
+        "rates": [1000], "variants": [{"name": "a"}, {"name": "b", "server": "/opt/redis-server"}]}})
+    (refused,) = KubernetesPlatform(access="pod-ip").refusals(two)
+    assert refused.startswith("sweep.variants.1: server '/opt/redis-server' has no Kubernetes image"), refused
 
 
 def test_server_cpu_comes_from_info_when_the_pid_is_unknown():

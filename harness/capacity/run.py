@@ -48,13 +48,13 @@ def run_capacity(scenario: Scenario, *, out_dir=None, reports_root=None, progres
     sweep = scenario.sweep
     assert sweep is not None
     platform = make_platform(scenario.platform)  # makes nothing yet: a Kubernetes client connects on first use
-    if isinstance(platform, PlanningPlatform) and (problems := platform.refusals(scenario)):  # port-forward access
+    if isinstance(platform, PlanningPlatform) and (problems := platform.refusals(scenario)):  # access, images
         raise ScenarioError("\n".join(problems))
     run_id = new_run_id(scenario.name)
     if out_dir is not None:
         refuse_used_run_dir(Path(out_dir))
     for variant, _ in sweep.variant_loads():  # a missing binary is refused before any deploy
-        if scenario.platform == "local":  # (Kubernetes runs images: its deploy refuses a server without one)
+        if scenario.platform == "local":  # (Kubernetes runs images: its refusals above name a server without one)
             resolve_server(scenario.variant_topology(variant).server)
     refuse_tls_unavailable(scenario, scenario.platform)  # ... and one without the TLS a variant asks for
     run_dir = RunDir(out_dir or fresh_run_path(Path(reports_root or "reports"), run_id)).create()

@@ -24,7 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from harness.errors import CapabilityError, PlatformError
+from harness.errors import CapabilityError, PlatformError, ScenarioError
 from harness.platforms.kubernetes import faults
 from harness.platforms.kubernetes import logs as k8s_logs
 from harness.platforms.kubernetes import naive
@@ -250,7 +250,7 @@ class KubernetesPlatform:
         partition without the sidecar, latency without the delayer, ..."""
         from harness.platforms.kubernetes.plan import plan_initial
 
-        found = [refusal] if scenario.sweep is not None and (refusal := sweep_refusal(self.access)) else []
+        found = self._sweep_refusals(scenario) if scenario.sweep is not None else []
         network = any(f.kind in faults.NETWORK_KINDS for f in scenario.faults)
         chaos = self.chaos_mesh_installed() if network else False
         for index, fault in enumerate(scenario.faults):
@@ -265,6 +265,17 @@ class KubernetesPlatform:
                              delayer=self.sidecar_delayer)
             except CapabilityError as exc:
                 found.append(f"faults.{index} ({fault.kind}): {exc}")
+        return found
+
+    def _sweep_refusals(self, scenario: Any) -> list[str]:
+        """A sweep this access cannot measure; a variant's server without an image (each variant deploys
+        in turn: found here, not after the variants before it have run)."""
+        found = [refusal] if (refusal := sweep_refusal(self.access)) else []
+        for index, (variant, _) in enumerate(scenario.sweep.variant_loads()):
+            try:
+                image_for(scenario.variant_topology(variant), self.options)
+            except ScenarioError as exc:
+                found.append(f"sweep.variants.{index}: {exc}" if variant is not None else f"topology: {exc}")
         return found
 
     # ------------------------------------------------------------------ deploy
