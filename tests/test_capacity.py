@@ -89,11 +89,51 @@ def test_a_sweep_runs_no_faults(tmp_path):
         load_scenario(path)
 
 
-def test_a_sweep_off_the_local_platform_is_refused_before_deploying():
+def test_a_sweep_through_a_port_forward_is_refused_before_deploying(tmp_path):
+    """On Kubernetes the generator would measure the tunnel: refused, naming the access that works, and
+    nothing made (the platform's client never connects: no cluster is needed to be refused)."""
+    import os
+
     from tests.test_cli import cli
 
-    ran = cli("run", "scenarios/capacity-standalone.yaml", "--platform", "kubernetes")
-    assert ran.returncode == 2 and "platform: a sweep runs on the local platform only" in ran.stderr
+    env = {**os.environ, "REDIS_HARNESS_K8S_ACCESS": "port-forward", "KUBECONFIG": str(tmp_path / "none")}
+    ran = cli("run", "scenarios/capacity-standalone.yaml", "--platform", "kubernetes", "--out", str(tmp_path / "r"),
+              env=env)
+    assert ran.returncode == 2 and "a sweep on Kubernetes needs access pod-ip (got 'port-forward')" in ran.stderr
+    assert "would measure the tunnel" in ran.stderr and not (tmp_path / "r").exists()
+
+
+def test_in_cluster_access_is_refused_too_and_pod_ip_is_allowed():
+    """The platform's own refusals, before deploying (no cluster asked: a sweep plans no fault), and a
+    variant's server without an image, found before the variants ahead of it run."""
+    from harness.platforms.kubernetes.platform import KubernetesPlatform
+
+    sweep = Scenario.model_validate({"name": "s", "topology": {"kind": "standalone"}, "sweep": {"rates": [1000]}})
+    (refusal,) = KubernetesPlatform(access="in-cluster").refusals(sweep)
+    assert "measured only from a node dialing pod IPs" in refusal
+    assert KubernetesPlatform(access="pod-ip").refusals(sweep) == []
+    assert KubernetesPlatform(access="port-forward").refusals(sweep.model_copy(update={"sweep": None})) == []
+    two = Scenario.model_validate({"name": "s", "topology": {"kind": "standalone"}, "sweep": {
+        "rates": [1000], "variants": [{"name": "a"}, {"name": "b", "server": "/opt/redis-server"}]}})
+    (refused,) = KubernetesPlatform(access="pod-ip").refusals(two)
+    assert refused.startswith("sweep.variants.1: server '/opt/redis-server' has no Kubernetes image"), refused
+
+
+def test_server_cpu_comes_from_info_when_the_pid_is_unknown():
+    """INFO's used_cpu_sys + used_cpu_user as CPU-seconds per second over the samples nearest the window's
+    ends (a sample without INFO, e.g. a paused server, is skipped)."""
+    from harness.capacity.server import INFO, SCHEDSTAT, Sample, _rate, cpu_source, info_cpu_s
+    from harness.deployment import Pod
+
+    assert info_cpu_s({"used_cpu_sys": "1.250000", "used_cpu_user": 2.5, "used_cpu_sys_children": 9}) == 3.75
+    assert info_cpu_s({"used_memory": 1}) is None
+    assert cpu_source([Pod(name="redis-0", kind="redis", host="10.0.0.1", port=6379)]) == INFO
+    assert cpu_source([Pod(name="redis-0", kind="redis", host="10.0.0.1", port=6379, pid=42)]) == SCHEDSTAT
+    s = 1_000_000_000
+    samples = [Sample(0, None, None, 10.0, 1, 1), Sample(s, None, None, None, None, None),
+               Sample(2 * s, None, None, 10.5, 1, 1)]
+    assert _rate(samples, 0, 2 * s, lambda x: x.info_cpu_s) == pytest.approx(0.25)
+    assert _rate(samples, 0, 2 * s, lambda x: x.cpu_s) is None
 
 
 def test_from_to_steps_spreads_the_rates_evenly():

@@ -12,7 +12,8 @@ Per variant (rules stated here and in summary.json, so a reader can check them):
   step before it. With no such step the knee is the last sustained step (it lies at or beyond it).
 - **memory per key**: used_memory delta / preloaded keys, next to MEMORY USAGE's sampled mean.
 - **server CPU per 1k ops**: CPU-milliseconds of the server process per 1,000 acknowledged ops,
-  median over sustained steps.
+  median over sustained steps; from /proc/<pid>/schedstat where the harness knows the pid (local),
+  else from INFO cpu (Kubernetes). The INFO figure is given next to it on every platform.
 - **headroom**: max sustainable / target - 1, for the scenario's `target_ops_per_s`.
 
 A step where the generator reported itself saturated cannot set the server's limit: an answer
@@ -40,7 +41,8 @@ RULES = {"sustained": f"achieved >= {SUSTAINED:.0%} of offered and no request dr
          "max_sustainable": "highest achieved rate of a sustained step with p99 <= the SLO",
          "saturation": "highest achieved rate of any step, when some step was not sustained",
          "knee": KNEE_RULE,
-         "cpu_per_1k_ops": "server process CPU-ms per 1,000 acknowledged ops, median over sustained steps",
+         "cpu_per_1k_ops": "server process CPU-ms per 1,000 acknowledged ops, median over sustained steps "
+                           "(/proc/<pid>/schedstat where the pid is known, else INFO cpu)",
          "memory_per_key": "used_memory delta after the preload / keys preloaded"}
 
 
@@ -69,10 +71,18 @@ def knee(steps: pd.DataFrame) -> dict[str, Any] | None:
             "found": False}
 
 
+def cpu_ms_per_1k(steps: pd.DataFrame, column: str) -> float | None:
+    """Server CPU-ms per 1,000 acknowledged ops from one CPU column, median over sustained steps."""
+    cpu = steps[steps["sustained"] & steps[column].notna() & (steps["achieved_rate"] > 0)]
+    if cpu.empty:
+        return None
+    return round(float((cpu[column] / cpu["achieved_rate"] * 1e6).median()), 4)
+
+
 def variant_answers(steps: pd.DataFrame, memory: dict[str, Any], slo_p99_ms: float,
                     target: float | None) -> dict[str, Any]:
     steps = steps.sort_values("offered_rate").copy()
-    for column in ("server_cpu_s_per_s", "p99_ms"):  # a table from elsewhere may lack the server's figures
+    for column in ("server_cpu_s_per_s", "server_info_cpu_s_per_s", "p99_ms"):  # older tables lack some
         if column not in steps:
             steps[column] = float("nan")
     steps["sustained"] = [not unsustained(o, a, d) for o, a, d in
@@ -83,8 +93,8 @@ def variant_answers(steps: pd.DataFrame, memory: dict[str, Any], slo_p99_ms: flo
     saturated = steps[~steps["sustained"]]
     saturation = float(steps["achieved_rate"].max()) if len(saturated) else None
     sat_row = steps.loc[steps["achieved_rate"].idxmax()] if len(steps) else None
-    cpu = steps[steps["sustained"] & steps["server_cpu_s_per_s"].notna() & (steps["achieved_rate"] > 0)]
-    cpu_per_1k = (cpu["server_cpu_s_per_s"] / cpu["achieved_rate"] * 1e6).median() if len(cpu) else None
+    cpu_per_1k = cpu_ms_per_1k(steps, "server_cpu_s_per_s")
+    info_per_1k = cpu_ms_per_1k(steps, "server_info_cpu_s_per_s")
     max_sus = float(best["achieved_rate"]) if best is not None else None
     answers: dict[str, Any] = {
         "max_sustainable_ops_per_s": max_sus,
@@ -98,7 +108,9 @@ def variant_answers(steps: pd.DataFrame, memory: dict[str, Any], slo_p99_ms: flo
         "bytes_per_key": memory.get("bytes_per_key"),
         "memory_usage_mean": memory.get("memory_usage_mean"),
         "memory_ratio": memory.get("ratio"),
-        "server_cpu_ms_per_1k_ops": round(float(cpu_per_1k), 4) if cpu_per_1k is not None else None,
+        "server_cpu_ms_per_1k_ops": cpu_per_1k,
+        "server_cpu_source": memory.get("server_cpu_source"),
+        "server_info_cpu_ms_per_1k_ops": info_per_1k,
         "generator_saturated_steps": int(steps["generator_saturated"].sum()),
     }
     if target:
@@ -134,12 +146,18 @@ def analyze_capacity(run_path: str | Path) -> dict[str, Any]:
     summary = {"schema": SCHEMA, "format_version": FORMAT_VERSION, "kind": "capacity", "run_id": meta.get("run_id") or run.path.name,
                "scenario": meta.get("scenario"), "platform": meta.get("platform"), "partial": not complete,
                "topology": meta.get("topology"), "slo_p99_ms": slo, "target_ops_per_s": target,
+               "generator": _one({v["memory"].get("generator") for v in variants} - {None}),
                "rules": RULES, "variants": variants, "verdict": verdict,
                "error": meta.get("error"), "degraded": meta.get("degraded") or []}
     summary["headline"] = headline(summary)
     summary = json.loads(json.dumps(summary, default=_plain), parse_constant=lambda _: None)  # numpy, NaN: plain
     write_summary(run.summary, summary)
     return summary
+
+
+def _one(values: set) -> Any:
+    """The variants' common value; joined when they differ, None when none has one."""
+    return None if not values else values.pop() if len(values) == 1 else "; ".join(sorted(values))
 
 
 def _plain(value: Any) -> Any:
@@ -182,7 +200,7 @@ def headline(summary: dict[str, Any]) -> list[str]:
             lines.append(label + f"memory per key: {a['bytes_per_key']:,.1f} B (used_memory delta / keys); "
                                  f"MEMORY USAGE mean {mu:,.1f} B" if mu else f"memory per key: {a['bytes_per_key']:,.1f} B")
         if a.get("server_cpu_ms_per_1k_ops") is not None:
-            lines.append(label + f"server CPU: {a['server_cpu_ms_per_1k_ops']:.3g} CPU-ms per 1k ops")
+            lines.append(label + f"server CPU: {a['server_cpu_ms_per_1k_ops']:.3g} CPU-ms per 1k ops" + _cpu_source(a))
         if a.get("target_ops_per_s"):
             h = a.get("headroom")
             lines.append(label + (f"headroom for {a['target_ops_per_s']:,.0f} ops/s: {h:+.0%}" if h is not None else
@@ -190,4 +208,15 @@ def headline(summary: dict[str, Any]) -> list[str]:
         if a.get("generator_saturated_steps"):
             lines.append(label + f"generator saturated in {a['generator_saturated_steps']} step(s): "
                                  "their limits are the generator's, not the server's")
+    if summary.get("generator"):
+        lines.append(f"generator: {summary['generator']}")
     return lines
+
+
+def _cpu_source(answers: dict[str, Any]) -> str:
+    """Where the CPU figure came from; INFO's own figure beside it when the source was another."""
+    source, info = answers.get("server_cpu_source"), answers.get("server_info_cpu_ms_per_1k_ops")
+    if not source:
+        return ""
+    other = f"; INFO cpu says {info:.3g}" if info is not None and not source.startswith("INFO") else ""
+    return f" (from {source}{other})"

@@ -121,7 +121,8 @@ def write_capacity_plots(summary: dict[str, Any], out_dir: Path) -> dict[str, Pa
 
 
 STEP_FIELDS = ("offered_rate", "achieved_rate", "p50_ms", "p99_ms", "p999_ms", "max_ms", "late", "dropped",
-               "generator_cpu", "generator_busy", "server_cpu_s_per_s", "server_wait_s_per_s", "server_ops_per_s", "used_memory")
+               "generator_cpu", "generator_busy", "server_cpu_s_per_s", "server_info_cpu_s_per_s", "server_wait_s_per_s",
+               "server_ops_per_s", "used_memory")
 
 
 def report_text(summary: dict[str, Any]) -> str:

@@ -17,9 +17,11 @@ from harness import __version__
 from harness.binaries import resolve_server
 from harness.rundir.capacity import CapacityFiles
 from harness.capacity.preload import preload
-from harness.capacity.server import ServerSampler
+from harness.capacity.placement import generator_placement
+from harness.capacity.server import SOURCES, ServerSampler, cpu_source
 from harness.errors import HarnessError, ScenarioError
 from harness.platforms import make_platform
+from harness.platforms.protocol import PlanningPlatform
 from harness.roles import primaries
 from harness.rundir import RunDir, fresh_run_path, new_run_id, refuse_used_run_dir
 from harness.scenario import Scenario
@@ -45,15 +47,15 @@ def run_capacity(scenario: Scenario, *, out_dir=None, reports_root=None, progres
     progress = progress or stderr_progress
     sweep = scenario.sweep
     assert sweep is not None
-    if scenario.platform != "local":
-        raise ScenarioError(f"platform: a sweep runs on the local platform only (got {scenario.platform!r}): from here "
-                            "the generator would measure the port-forward or network to the cluster, and the server's "
-                            "CPU is read from /proc; generator pods inside the cluster are not built yet")
+    platform = make_platform(scenario.platform)  # makes nothing yet: a Kubernetes client connects on first use
+    if isinstance(platform, PlanningPlatform) and (problems := platform.refusals(scenario)):  # access, images
+        raise ScenarioError("\n".join(problems))
     run_id = new_run_id(scenario.name)
     if out_dir is not None:
         refuse_used_run_dir(Path(out_dir))
     for variant, _ in sweep.variant_loads():  # a missing binary is refused before any deploy
-        resolve_server(scenario.variant_topology(variant).server)
+        if scenario.platform == "local":  # (Kubernetes runs images: its refusals above name a server without one)
+            resolve_server(scenario.variant_topology(variant).server)
     refuse_tls_unavailable(scenario, scenario.platform)  # ... and one without the TLS a variant asks for
     run_dir = RunDir(out_dir or fresh_run_path(Path(reports_root or "reports"), run_id)).create()
     run_dir.scenario.write_text(yaml.safe_dump(scenario.model_dump(mode="json", by_alias=True), sort_keys=False))
@@ -62,7 +64,6 @@ def run_capacity(scenario: Scenario, *, out_dir=None, reports_root=None, progres
     run_dir.update_meta(run_id=run_id, scenario=scenario.name, platform=scenario.platform, kind="capacity",
                         topology=scenario.topology.model_dump(mode="json"), harness_version=__version__,
                         start_wall=time.time(), status="running", error=None, degraded=[], machine=machine)
-    platform = make_platform(scenario.platform)
     status, error = "failed", None
     try:
         with interrupts_raise():
@@ -111,7 +112,8 @@ def _run_variant(scenario: Scenario, platform, run_id: str, index: int, variant:
         pods = list(primaries(deployment).values())
         versions = sorted({p.version for p in deployment.redis_pods() if p.version})
         memory = {"server": topology.server, "version": ", ".join(versions), "network": deployment.network,
-                  "server_cpu_source": "/proc/<pid>/schedstat" if all(p.pid for p in pods) else None}
+                  "generator": generator_placement(deployment), "server_cpu_source": SOURCES[cpu_source(pods)]}
+        progress(f"variant {name}: generator on the {memory['generator']}; server CPU from {memory['server_cpu_source']}")
         if sweep.preload_keys:
             progress(f"variant {name}: preloading {sweep.preload_keys:,} keys of {load.max_value_size} B")
             memory |= preload(deployment, pods, sweep.preload_keys, load.max_value_size, sweep.memory_samples,

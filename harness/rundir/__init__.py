@@ -31,6 +31,10 @@ Format history (bump FORMAT_VERSION and add a line here whenever a file, column 
   primary's redis_exporter said of its replicas, scraped every second during the run; summary.json
   `replication_lag` (per replica: max lag in seconds and bytes, samples). Earlier directories and runs
   without the sidecar have neither: readers show none.
+- 6: a capacity run on Kubernetes: capacity/steps.csv `server_cpu_source` (`schedstat` | `info`) and
+  `server_info_cpu_s_per_s` (INFO cpu's figure, on every platform); capacity/memory.json `generator`
+  (where the requests left from) and `server_cpu_source` spelt out; summary.json `generator` and answers
+  `server_cpu_source`, `server_info_cpu_ms_per_1k_ops`. Readers of older directories show none.
 
 Modules: `layout` (RunDir: the names, meta.json, the run clock and id), `columns` (every table's
 columns), `writers` (streamed events.jsonl, history.csv, series/; summary.json, tables/),

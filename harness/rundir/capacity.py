@@ -18,7 +18,8 @@ from typing import Any
 STEP_COLUMNS = ["variant", "step", "offered_rate", "achieved_rate", "offered", "sent", "ok", "errors", "unknown",
                 "late", "dropped", "measured_s", "p50_ms", "p99_ms", "p999_ms", "max_ms", "mean_ms",
                 "generator_cpu", "generator_busy", "loop_lag_p99_ms", "generator_saturated", "generator_why", "reconnects",
-                "server_cpu_s_per_s", "server_wait_s_per_s", "server_ops_per_s", "used_memory", "error_kinds"]
+                "server_cpu_s_per_s", "server_cpu_source", "server_info_cpu_s_per_s", "server_wait_s_per_s", "server_ops_per_s",
+                "used_memory", "error_kinds"]
 SECOND_COLUMNS = ["variant", "step", "t", "due", "sent", "ok", "fail", "late", "dropped"]
 
 

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-FORMAT_VERSION = 5  # the run directory's format; its history is at the top of harness/rundir/__init__.py
+FORMAT_VERSION = 6  # the run directory's format; its history is at the top of harness/rundir/__init__.py
 
 # File names relative to the run directory: the only place they are spelt.
 SCENARIO_FILE, META_FILE, EVENTS_FILE = "scenario.yaml", "meta.json", "events.jsonl"

@@ -25,7 +25,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from harness.errors import CapabilityError, PlatformError
+from harness.errors import CapabilityError, PlatformError, ScenarioError
 from harness.platforms.kubernetes import faults
 from harness.platforms.kubernetes import logs as k8s_logs
 from harness.platforms.kubernetes import naive
@@ -245,13 +245,14 @@ class KubernetesPlatform:
                                 delayer=self.sidecar_delayer)
 
     def refusals(self, scenario: Any) -> list[str]:
-        """`faults.<i> (<kind>): <reason>` for each fault of `scenario` this cluster cannot make as configured,
+        """`faults.<i> (<kind>): <reason>` for each fault of `scenario` this cluster cannot make as configured
+        (and a sweep this access cannot measure: sweep_refusal),
         found before anything is deployed by planning its first firing as the dry run does (pods as at
         deployment): pause by SIGSTOP without the fault sidecar, DEBUG SLEEP on a sentinel, a REJECT
         partition without the sidecar, latency without the delayer, ..."""
         from harness.platforms.kubernetes.plan import plan_initial
 
-        found = []
+        found = self._sweep_refusals(scenario) if scenario.sweep is not None else []
         network = any(f.kind in faults.NETWORK_KINDS for f in scenario.faults)
         chaos = self.chaos_mesh_installed() if network else False
         for index, fault in enumerate(scenario.faults):
@@ -266,6 +267,17 @@ class KubernetesPlatform:
                              delayer=self.sidecar_delayer)
             except CapabilityError as exc:
                 found.append(f"faults.{index} ({fault.kind}): {exc}")
+        return found
+
+    def _sweep_refusals(self, scenario: Any) -> list[str]:
+        """A sweep this access cannot measure; a variant's server without an image (each variant deploys
+        in turn: found here, not after the variants before it have run)."""
+        found = [refusal] if (refusal := sweep_refusal(self.access)) else []
+        for index, (variant, _) in enumerate(scenario.sweep.variant_loads()):
+            try:
+                image_for(scenario.variant_topology(variant), self.options)
+            except ScenarioError as exc:
+                found.append(f"sweep.variants.{index}: {exc}" if variant is not None else f"topology: {exc}")
         return found
 
     # ------------------------------------------------------------------ deploy
@@ -888,6 +900,21 @@ class KubernetesPlatform:
                 resource.delete(name=item.metadata.name, namespace=ns, propagation_policy="Foreground")
                 removed.append(f"{kind} {ns}/{item.metadata.name}")
         return removed
+
+
+def sweep_refusal(access: str) -> str | None:
+    """Why a capacity sweep cannot run with this access, or None. Its open-loop generator runs in the
+    harness's processes: through a port-forward every request crosses the API server and the kubelet's
+    stream, so it would measure that tunnel, not the server; a node reaching pod IPs directly is a plain
+    hop (the only access it has been measured with); generator pods in the cluster are not built."""
+    if access == "pod-ip":
+        return None
+    why = ("the generator runs in the harness's processes and, through a port-forward, would measure the tunnel "
+           "(API server and kubelet streams), not the server" if access == "port-forward" else
+           "the generator has been measured only from a node dialing pod IPs")
+    return (f"platform: a sweep on Kubernetes needs access pod-ip (got {access!r}): {why}; run the harness on a "
+            "node that routes to pod IPs and set REDIS_HARNESS_K8S_ACCESS=pod-ip (generator pods inside the "
+            "cluster are not built yet)")
 
 
 def capabilities_for(*, sidecar: bool, chaos_mesh: bool, preferred: str = "auto",
