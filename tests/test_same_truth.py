@@ -14,8 +14,10 @@ the local half needs root and redis-server, as every local run does.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -219,8 +221,12 @@ BENCHMARK_JOB = "standalone-capacity-in-cluster"  # standalone-capacity again, i
 # run as shipped after OTHERS, two at once: each is documented to fail exactly these SLOs (the rest pass)
 SECOND = {"sentinel-primary-delete": set(), "naive-deployment": {"max_lost_writes", "max_missed_reads"}}
 # refused on Kubernetes before anything is deployed (exit 2, with the reason): local-only for now
-REFUSED = {"capacity-standalone": "sweep", "capacity-versions": "sweep", "capacity-tls": "sweep",
-           "upgrade-cluster-7.0-to-valkey-9.1": "upgrade", "upgrade-naive": "upgrade", "upgrade-rollback": "upgrade"}
+REFUSED = {"upgrade-cluster-7.0-to-valkey-9.1": "upgrade", "upgrade-naive": "upgrade", "upgrade-rollback": "upgrade"}
+# sweeps (docs/capacity.md "On Kubernetes"): capacity-standalone runs on the fixture in tests/test_k8s_capacity.py;
+# capacity-tls is that sweep plus a TLS variant (its parts: test_k8s_capacity and tests/test_k8s_tls.py; not
+# run whole here, for CI's time); capacity-versions needs an image per server version, and the fixture has
+# none for Valkey: below, a variant without one stops at its pull failure
+SWEEPS = ("capacity-standalone", "capacity-tls", "capacity-versions")
 # run on the fixture by tests/test_upgrade_kubernetes.py
 DRILLS = ("upgrade-sentinel-6.2-to-7.0",)
 
@@ -263,7 +269,7 @@ def assert_benchmark_job(run_dir: Path, harness_side: Path) -> None:
 
 def test_every_bundled_scenario_is_accounted_for_on_kubernetes():
     assert sorted(p.stem for p in (ROOT / "scenarios").glob("*.yaml")) == sorted(
-        (*OTHERS, *SECOND, *REFUSED, *DRILLS, "sentinel-partition-split-brain", "sentinel-primary-kill")), \
+        (*OTHERS, *SECOND, *REFUSED, *SWEEPS, *DRILLS, "sentinel-partition-split-brain", "sentinel-primary-kill")), \
         "a new bundled scenario: say here what it does on Kubernetes"
 
 
@@ -313,3 +319,25 @@ def test_local_only_scenarios_are_refused_on_kubernetes_before_deploying(name, t
     assert done.returncode == 2, done.stdout + done.stderr
     assert REFUSED[name] in done.stderr and "kubernetes" in done.stderr.lower(), done.stderr
     assert not (tmp_path / "run").exists()  # refused before anything exists
+
+
+def test_a_sweep_variant_without_an_image_stops_at_its_pull_failure(tmp_path):
+    """capacity-versions with Redis 6.2 mapped to an image this cluster cannot pull (from a registry on a
+    loopback port nobody serves: nothing leaves the machine): the first variant stops at the pull failure,
+    naming the image, instead of waiting out the readiness timeout (before the fix, CI killed such a run
+    after 120 s)."""
+    absent = "127.0.0.1:9/redis-harness/absent:6.2"
+    env = {**os.environ, "REDIS_HARNESS_K8S_SERVER_IMAGES": f"redis-6.2={absent}"}
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "harness.cli", "run", str(ROOT / "scenarios" / "capacity-versions.yaml"),
+                           "--platform", "kubernetes", "--out", str(tmp_path / "run")], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=150)
+    print(f"\ncapacity-versions on the fixture ended after {time.monotonic() - started:.1f} s: {done.stderr[-600:]}")
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert f"cannot get its image {absent}" in done.stderr, done.stderr
+    from harness.platforms.kubernetes.platform import KubernetesPlatform
+
+    run_id = json.loads((tmp_path / "run" / "meta.json").read_text())["run_id"]
+    with pytest.raises(Exception) as gone:  # the first variant's namespace (capacity/run.py names it so)
+        KubernetesPlatform().api.core.read_namespace(namespace_name(f"{run_id}-v0"))
+    assert getattr(gone.value, "status", None) == 404, gone.value

@@ -34,6 +34,8 @@ export REDIS_HARNESS_K8S_REQUIRED=1
 export REDIS_HARNESS_K8S_ACCESS=pod-ip REDIS_HARNESS_K8S_FAULT_SIDECAR=1
 export REDIS_HARNESS_K8S_SIDECAR_IMAGE=${K8S_FIXTURE_SIDECAR_IMAGE:-redis-harness/netfault:1}
 export REDIS_HARNESS_K8S_LOCUST_IMAGE=${K8S_FIXTURE_LOCUST_IMAGE:-redis-harness/locust:1}  # the fixture's load image
+# the fixture's Redis 6.2 image (tests/k8s/cluster REDIS62_IMAGE): no test may make the cluster pull from a registry
+export REDIS_HARNESS_K8S_SERVER_IMAGES=${K8S_FIXTURE_SERVER_IMAGES:-redis-6.2=redis-harness/redis:6.2.5-wheel}
 t=$(date +%s)
 # a basetemp of its own: pytest runs beside it (other checkouts) rotate the shared /tmp/pytest-of-$USER
 (cd "$REPO" && python3 -m pytest -q -rfEs -m kubernetes -p no:cacheprovider --basetemp "$WORK/pytest" "${@:-tests/}")

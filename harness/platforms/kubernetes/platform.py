@@ -360,7 +360,21 @@ class KubernetesPlatform:
 
     def _statefulset_ready(self, ns: str, name: str, replicas: int) -> bool:
         status = self.api.apps.read_namespaced_stateful_set_status(name, ns).status
-        return (status.ready_replicas or 0) >= replicas and (status.updated_replicas or 0) >= replicas
+        if (status.ready_replicas or 0) >= replicas and (status.updated_replicas or 0) >= replicas:
+            return True
+        self._refuse_unpullable_images(ns)
+        return False
+
+    def _refuse_unpullable_images(self, ns: str) -> None:
+        """A pod whose image cannot be pulled never becomes Ready: say so now, naming the image, rather than
+        after the whole readiness timeout (a server version without an image of this cluster's, say)."""
+        for pod in self.api.core.list_namespaced_pod(ns).items:
+            for cs in [*(pod.status.init_container_statuses or []), *(pod.status.container_statuses or [])]:
+                waiting = cs.state.waiting if cs.state else None
+                if waiting is not None and waiting.reason in PULL_FAILURES:
+                    raise PlatformError(f"pod {pod.metadata.name}: container {cs.name} cannot get its image {cs.image}: "
+                                        f"{waiting.reason}: {waiting.message or ''} (REDIS_HARNESS_K8S_SERVER_IMAGES maps "
+                                        "a server version to an image this cluster has)".rstrip())
 
     def _job_done(self, ns: str, name: str) -> bool:
         status = self.api.batch.read_namespaced_job_status(name, ns).status
@@ -532,7 +546,10 @@ class KubernetesPlatform:
             current = self.api.core.read_namespaced_pod(pod.name, ns)
             if current.metadata.uid == old_uid or current.metadata.deletion_timestamp:
                 return False
-            return any(c.type == "Ready" and c.status == "True" for c in (current.status.conditions or []))
+            if any(c.type == "Ready" and c.status == "True" for c in (current.status.conditions or [])):
+                return True
+            self._refuse_unpullable_images(ns)
+            return False
 
         self._wait(back, f"pod {pod.name} to be recreated and Ready", ns)
         self.refresh(deployment)
@@ -900,6 +917,9 @@ class KubernetesPlatform:
                 resource.delete(name=item.metadata.name, namespace=ns, propagation_policy="Foreground")
                 removed.append(f"{kind} {ns}/{item.metadata.name}")
         return removed
+
+
+PULL_FAILURES = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull")
 
 
 def sweep_refusal(access: str) -> str | None:
