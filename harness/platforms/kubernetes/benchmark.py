@@ -179,7 +179,8 @@ class InClusterBenchmark:
                     # the kubelet notices a finished container's log ends only every 5 s: the pod has
                     # ended, so its last lines are here within a moment; stop following then
                     self._reader.join(LAST_LINES_S)
-                    self._unfollow()
+                    if self._reader.is_alive():
+                        self._unfollow()
             if self._reader.is_alive():
                 self.events.emit("driver", "driver-error", driver=DRIVER,
                                  detail=f"still running {timeout:g}s after wait() began; stopping it")
@@ -212,7 +213,12 @@ class InClusterBenchmark:
     def _unfollow(self) -> None:
         self._following = False
         if self._response is not None:
-            self._response.shutdown()  # unblocks the reader's read1
+            try:
+                self._response.shutdown()  # unblocks the reader's read1
+            except RuntimeError:
+                # "already released to the pool": the stream ended by itself a moment ago (the pod ended at
+                # the run's end, as timeout(1) makes it), so there is nothing left to unblock
+                pass
 
     def _terminated(self) -> tuple[int] | None:
         """The container's exit code once it has ended (a tuple: exit code 0 is an answer, not "not yet")."""
