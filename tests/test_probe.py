@@ -259,20 +259,30 @@ def test_cluster_shard_primary_kill(deploy, local_platform, run, started):
     # becomes redis-1's replica: the watcher must not flip shard 0 back to it
     restart_t = run.clock.t()
     local_platform.start_pod(d, d.pod("redis-0"))
-    wait_until(lambda: any(e["type"] == "role-change" and (e["pod"], e["role"]) == ("redis-0", "replica")
-                           and e["t"] > restart_t for e in events_of(run)),
-               timeout=20, what="redis-0 back as a replica")
+
+    def rejoined_t() -> float | None:
+        return next((e["t"] for e in events_of(run) if e["type"] == "role-change"
+                     and (e["pod"], e["role"]) == ("redis-0", "replica") and e["t"] > restart_t), None)
+
+    wait_until(lambda: rejoined_t() is not None, timeout=20, what="redis-0 back as a replica")
+    rejoined_ns = round(rejoined_t() * 1e9)
     survivors = {"redis-1", "redis-2", "redis-4"}
 
-    def recovered_on(writes: list[dict]) -> set[str]:
-        """The pods that acknowledged a write after the last failed one (since the kill)."""
-        after = [o for o in writes if o["invoke_ns"] > kill_ns]
-        last_failure = max((o["t_ns"] for o in after if o["type"] != "ok"), default=kill_ns)
-        return {o["pod"] for o in after if o["type"] == "ok" and o["t_ns"] > last_failure}
+    def recovery_ns(writes: list[dict]) -> int | None:
+        """When every survivor had acknowledged a write sent since redis-0 rejoined and since the last failure.
+
+        A moment, not the history's end: while the old primary rejoins, another shard's primary may still
+        answer a CLUSTERDOWN after it (Redis's answer, seen in 3 of ~60 runs here and once in CI)."""
+        acknowledged: set[str] = set()
+        for o in sorted((o for o in writes if o["invoke_ns"] > rejoined_ns), key=lambda o: o["t_ns"]):
+            acknowledged = acknowledged | {o["pod"]} if o["type"] == "ok" else set()
+            if acknowledged == survivors:
+                return o["t_ns"]
+        return None
 
     # the restart itself may fail a write to shard 0 (its stale view): poll until every shard took one after
-    wait_until(lambda: recovered_on([o for o in operations(history_rows(run.dir.history)) if o["f"] == "write"])
-               == survivors, timeout=20, interval=0.2, what="a write acknowledged by every shard after the last failure")
+    wait_until(lambda: recovery_ns([o for o in operations(history_rows(run.dir.history)) if o["f"] == "write"])
+               is not None, timeout=20, interval=0.2, what="a write acknowledged by every shard after the last failure")
     assert probe.stop()
     run.close()
 
@@ -280,7 +290,9 @@ def test_cluster_shard_primary_kill(deploy, local_platform, run, started):
     after = [o for o in writes if o["invoke_ns"] > kill_ns]
     failed = [o for o in after if o["type"] != "ok"]
     assert any(o["pod"] == "redis-0" for o in failed), "no write to the killed shard primary failed"
-    assert recovered_on(writes) == survivors
+    recovered = recovery_ns(writes)  # the closed history shows the recovery the poll saw
+    assert recovered is not None
+    print(f"\nevery shard acknowledged writes {(recovered - rejoined_ns) / 1e9:.3f} s after redis-0 rejoined")
     print(f"\nprobe: {len(failed)} writes failed/unknown; errors: {sorted({o['error'].split(':')[0] for o in failed})}")
 
     events = events_of(run)
