@@ -309,7 +309,10 @@ class _Session:
 
     def _faults_active(self) -> str:
         active = self.nemesis.active() if self.nemesis is not None else []
-        return f"faults active: {', '.join(active)}" if active else "no fault active"
+        if active:
+            return f"faults active: {', '.join(active)}"
+        upcoming = self.nemesis.next_firing(self.clock.t()) if self.nemesis is not None else None
+        return f"no fault active (next: {upcoming})" if upcoming else "no fault active"
 
     def _heal_and_settle(self) -> None:
         if self.nemesis is not None:

@@ -471,3 +471,15 @@ def test_partition_rules_put_the_client_on_the_named_side():
     assert [r[r.index("-A"):r.index("-m")] for r in loss] == [["-A", "RH-1-0", "-s", "10.0.0.11"],
                                                               ["-A", "RH-1-0", "-d", "10.0.0.11"]]
     assert all("0.300000" in r for r in loss)
+
+
+def test_the_next_firing_is_named_until_the_last_has_started(tmp_path):
+    """The progress line's "no fault active (next: ...)": at a fault's start second, before it fired."""
+    clock = RunClock.start()
+    faults = [fault(kind="pod-kill", target={"pod": "redis-0"}, at_s=20, duration_s=5, every_s=30, count=2),
+              fault(kind="pause", target={"pod": "redis-1"}, at_s=35, duration_s=2)]
+    log = EventLog(tmp_path / "events.jsonl", clock)
+    nemesis = Nemesis(None, None, faults, log, clock)  # type: ignore[arg-type]  # nothing fires: no platform needed
+    assert [nemesis.next_firing(t) for t in (0, 20, 20.5, 36, 50, 50.1)] == [
+        "pod-kill at 20s", "pod-kill at 20s", "pause at 35s", "pod-kill at 50s", "pod-kill at 50s", None]
+    log.close()

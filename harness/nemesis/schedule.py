@@ -80,6 +80,12 @@ class Nemesis:
         return [f"{s.record.fault_id} {s.record.kind} {','.join(s.record.pods)}" for s in slots
                 if s.record.started and not s.record.healed] + steps
 
+    def next_firing(self, now: float) -> str | None:
+        """The first firing still to start, e.g. `pod-kill at 20s`: a progress line at a fault's start second
+        says what is about to happen rather than only "no fault active"."""
+        upcoming = next((f for f in self.firings if f.start >= now), None)
+        return f"{upcoming.fault.kind} at {upcoming.start:g}s" if upcoming else None
+
     def heal_all(self) -> list[str]:
         """Heal every fault still in effect (idempotent); returns what could not be healed."""
         with self._registry:
