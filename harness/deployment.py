@@ -29,6 +29,8 @@ def state_root() -> Path:
 
 _SAVE_LOCK = threading.Lock()
 TLS_DIR = "tls"  # in the deployment's state dir: its CA, each pod's certificate and the clients' (harness/tls.py)
+# a kubernetes.io/tls Secret's keys (the files where a pod mounts it), by TlsFiles field
+SECRET_FILES = {"ca": "ca.crt", "cert": "tls.crt", "key": "tls.key"}
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,13 @@ class TlsFiles:
     cert: str
     key: str
     check_hostname: bool = True
+
+    @classmethod
+    def mounted(cls, directory: str) -> "TlsFiles":
+        """A Kubernetes pod's view of the deployment's Secret mounted at `directory`: the CA and the pods' shared
+        certificate, which serves a client too (clientAuth: the servers present it to each other). Checked as
+        every client on Kubernetes checks: the chain, not the name (above)."""
+        return cls(**{field: f"{directory}/{name}" for field, name in SECRET_FILES.items()}, check_hostname=False)
 
 
 @dataclass

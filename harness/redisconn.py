@@ -53,9 +53,9 @@ def ssl_context(deployment: Deployment) -> ssl.SSLContext | None:
     return context
 
 
-def tls_cli_args(deployment: Deployment) -> list[str]:
-    """redis-cli / redis-benchmark options for this deployment's TLS (none without it)."""
-    tls = deployment.tls
+def tls_cli_args(tls: TlsFiles | None) -> list[str]:
+    """redis-cli / redis-benchmark options for these TLS files (a deployment's `tls`, or a pod's mounted Secret,
+    TlsFiles.mounted); none without TLS. Neither checks the server's name."""
     return [] if tls is None else ["--tls", "--cacert", tls.ca, "--cert", tls.cert, "--key", tls.key]
 
 

@@ -159,8 +159,8 @@ def tls_refusals(scenario: Any, platform: str) -> list[str]:
     refused = platform_refusal(platform, wanted[0][0])
     if refused:
         return [refused]
-    if platform == "kubernetes":  # the pods run images, not this machine's binaries
-        return in_cluster_refusals(scenario)
+    if platform == "kubernetes":  # the pods run images, not this machine's binaries; every pod mounts the Secret
+        return []
     problems: list[str] = []
     for where, topology in wanted:
         servers = [(f"{where}.pod_servers.{pod}", server) for pod, server in topology.pod_servers.items()]
@@ -173,19 +173,6 @@ def tls_refusals(scenario: Any, platform: str) -> list[str]:
                 problems.append(f"{where}.tls: {field} {server!r}: {why}; servers with TLS here: "
                                 f"{', '.join(servers_with_tls()) or 'none'}")
     return list(dict.fromkeys(problems))
-
-
-def in_cluster_refusals(scenario: Any) -> list[str]:
-    """The load that would run in the cluster's own pods, which do not mount the deployment's certificates
-    (only the Redis and Sentinel pods do): refused rather than run without TLS or fail at t = 0."""
-    problems = []
-    if scenario.workload.locust.enabled and scenario.workload.locust.workers:
-        problems.append("workload.locust.workers: in-cluster Locust workers do not get the deployment's TLS "
-                        "certificates (not built); run Locust on the harness's machine (workers: 0)")
-    if scenario.workload.redis_benchmark.enabled and scenario.workload.redis_benchmark.in_cluster:
-        problems.append("workload.redis_benchmark.in_cluster: the redis-benchmark Job does not get the "
-                        "deployment's TLS certificates (not built); run it on the harness's machine (in_cluster: false)")
-    return problems
 
 
 def platform_refusal(platform: str, where: str = "topology") -> str | None:

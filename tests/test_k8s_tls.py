@@ -6,21 +6,32 @@ without a certificate are refused by a server pod; the replica has the key (repl
 every sentinel names redis-0 (the sentinels reach the servers and answer over TLS); a pause by DEBUG
 SLEEP (redis-cli in the pod, over TLS) stops the replica answering. Nothing is left of the deployment's
 certificates after teardown.
+
+Standalone and Cluster, each deployed on its own: the same write and read, plaintext refused by every
+pod; the cluster was created over TLS (its bootstrap Job's CLUSTER MEET / ADDSLOTS / REPLICATE, the bus
+with `tls-cluster yes`), serves every slot, takes a write on each shard, and each replica has its
+shard's key (`tls-replication yes`), as the harness's role discovery reports over TLS.
 """
 
 from __future__ import annotations
 
+import itertools
+import json
 import os
 import ssl
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import redis
+from redis.crc import key_slot
 
 from harness.platforms.kubernetes.platform import KubernetesPlatform, options_from_env
 from harness.pod_config import MASTER_NAME
 from harness.poll import wait_until
-from harness.redisconn import pod_client
+from harness.redisconn import cluster_client, pod_client
+from harness.roles import current_roles
 from harness.scenario import Topology
 from tests.conftest import unique_id
 
@@ -53,7 +64,11 @@ def test_the_client_certificate_writes_and_reads_and_the_replica_has_it(tls_depl
 
 def test_plaintext_and_certificateless_clients_are_refused(tls_deployment):
     _, d = tls_deployment
-    pod = d.pod("redis-0")
+    assert_tls_only(d, d.pod("redis-0"))
+
+
+def assert_tls_only(d, pod) -> None:
+    """A plaintext client, and a TLS client without a certificate of the deployment's CA, are refused."""
     plain = redis.Redis(host=pod.host, port=pod.port, socket_timeout=2, socket_connect_timeout=2, password=d.password)
     with pytest.raises(redis.ConnectionError):
         plain.ping()
@@ -94,3 +109,92 @@ def _times_out(client: redis.Redis) -> bool:
     except redis.TimeoutError:
         return True
     return False
+
+
+TOPOLOGIES = {"standalone": Topology(kind="standalone", tls=True),
+              "cluster": Topology(kind="cluster", shards=3, replicas=1, tls=True)}
+
+
+@pytest.mark.parametrize("kind", sorted(TOPOLOGIES))
+def test_standalone_and_cluster_serve_over_tls_only(kind):
+    platform = KubernetesPlatform(**options_from_env())
+    d = platform.deploy(TOPOLOGIES[kind], unique_id(f"tls-{kind}"), owner_pid=os.getpid())
+    try:
+        for pod in d.redis_pods():
+            assert_tls_only(d, pod)
+        if kind == "cluster":
+            assert_cluster_over_tls(d)
+        else:
+            client = pod_client(d, d.pod("redis-0"), timeout=2)
+            assert client.set("tls-key", "over-tls") is True and client.get("tls-key") == "over-tls"
+    finally:
+        platform.teardown(d)
+    assert not (Path(d.state_dir) / "tls").exists()
+
+
+def assert_cluster_over_tls(d) -> None:
+    """Every slot served; a write through the harness's cluster client lands on each shard's primary, and its
+    replica (as role discovery names it, over TLS) has it."""
+    slots = served_slots(d)
+    assert sum(b - a + 1 for ranges in slots.values() for a, b in ranges) == 16384 and len(slots) == 3, slots
+    client = cluster_client(d, socket_timeout=2, socket_connect_timeout=2, decode_responses=True)
+    keys = {}
+    for primary, ranges in slots.items():
+        keys[primary] = key = key_in(ranges)
+        assert client.set(key, primary) is True and client.get(key) == primary
+        assert pod_client(d, d.pod(primary), timeout=2).get(key) == primary  # on that shard's primary itself
+    client.close()
+    replicas = [r for r in current_roles(d) if r.role == "replica"]
+    assert sorted(str(r.primary) for r in replicas) == sorted(slots), replicas
+    for r in replicas:
+        wait_until(lambda r=r: replica_get(d, r.pod, keys[str(r.primary)]) == r.primary, timeout=10,
+                   what=f"{r.pod} to have its primary's key")
+
+
+def served_slots(d) -> dict[str, list[tuple[int, int]]]:
+    """primary pod -> its slot ranges, from CLUSTER SLOTS asked of each pod in turn (the same answer from all)."""
+    answers = []
+    for pod in d.redis_pods():
+        slots: dict[str, list[tuple[int, int]]] = {}
+        for first, last, primary, *_ in pod_client(d, pod, timeout=2).execute_command("CLUSTER", "SLOTS"):
+            owner = d.pod_by_address(str(primary[0]), int(primary[1]))
+            slots.setdefault(owner.name if owner else f"{primary[0]}:{primary[1]}", []).append((first, last))
+        answers.append({name: sorted(ranges) for name, ranges in slots.items()})
+    assert all(answer == answers[0] for answer in answers), answers
+    return answers[0]
+
+
+def key_in(ranges: list[tuple[int, int]]) -> str:
+    return next(key for key in (f"tls:{i}" for i in itertools.count())
+                if any(a <= key_slot(key.encode()) <= b for a, b in ranges))
+
+
+def replica_get(d, pod: str, key: str) -> str | None:
+    """GET on a cluster replica: READONLY first, on the same connection (a pipeline)."""
+    with pod_client(d, d.pod(pod), timeout=2).pipeline(transaction=False) as pipe:
+        return pipe.execute_command("READONLY").get(key).execute()[1]
+
+
+ROOT = Path(__file__).resolve().parents[1]
+IN_CLUSTER_LOAD = ["--set", "topology.tls=true", "--set", "duration_s=10", "--set", "workload.locust.workers=1",
+                   "--set", "workload.redis_benchmark={enabled: true, in_cluster: true, clients: 10, loop: true}"]
+
+
+def test_in_cluster_locust_and_redis_benchmark_connect_over_tls(tmp_path, monkeypatch):
+    """The in-cluster load of a TLS run (a Locust worker pod, the redis-benchmark Job) mounts the deployment's
+    Secret and connects with it: both drivers pass their checks with load from the run's first seconds, and
+    no Locust request failed (a client without TLS would fail every one)."""
+    monkeypatch.setenv("REDIS_HARNESS_K8S_LOCUST_CPU", "500m")  # a 2-core node shared with the Redis pod
+    out = tmp_path / "run"
+    done = subprocess.run([sys.executable, "-m", "harness.cli", "run", str(ROOT / "scenarios" / "standalone-baseline.yaml"),
+                           "--platform", "kubernetes", "--out", str(out), *IN_CLUSTER_LOAD],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert (out / "summary.json").exists(), done.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    checks = {c["name"]: c for c in summary["checks"]}
+    for driver in ("locust", "redis-benchmark"):
+        assert checks[f"driver {driver}"]["status"] == "pass", checks[f"driver {driver}"]
+        assert summary["throughput"]["by_driver"][driver]["baseline_ops_per_s"] > 0, summary["throughput"]
+    rows = [line.split(",") for line in (out / "series" / "locust.csv").read_text().splitlines()[1:]]
+    assert sum(int(row[2]) for row in rows) > 0 and sum(int(row[3]) for row in rows) == 0, rows
+    assert done.returncode == 0 and summary["verdict"] == "pass", (summary["headline"], done.stderr[-3000:])

@@ -4,6 +4,9 @@ mount it), the certificates it leaves for the harness's clients, what a TLS-less
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -93,12 +96,47 @@ def test_what_cannot_run_with_tls_is_refused_before_deploying(monkeypatch, tmp_p
         deployed(monkeypatch, tmp_path, TOPOLOGY.model_copy(update={"tls": True}), metrics=True)
     with pytest.raises(CapabilityError, match="its tls_secret"):
         deployed(monkeypatch, tmp_path, TOPOLOGY.model_copy(update={"tls": True}), tls_secret="operators")
-    tls = {"topology.tls": True, "platform": "kubernetes"}
-    assert tls_refusals(load_scenario(FLAGSHIP, tls), "kubernetes") == []
-    workers = load_scenario(FLAGSHIP, {**tls, "workload.locust.workers": 2})
-    assert [p.split(":")[0] for p in tls_refusals(workers, "kubernetes")] == ["workload.locust.workers"]
-    job = load_scenario(FLAGSHIP, {**tls, "workload.redis_benchmark": {"enabled": True, "in_cluster": True}})
-    assert [p.split(":")[0] for p in tls_refusals(job, "kubernetes")] == ["workload.redis_benchmark.in_cluster"]
+    assert tls_refusals(load_scenario(FLAGSHIP, {"topology.tls": True, "platform": "kubernetes"}), "kubernetes") == []
+    assert tls_refusals(load_scenario(FLAGSHIP, IN_CLUSTER_LOAD), "kubernetes") == []  # the load pods mount it
+
+
+IN_CLUSTER_LOAD = {"topology.tls": True, "platform": "kubernetes", "workload.locust.workers": 2,
+                   "workload.redis_benchmark": {"enabled": True, "in_cluster": True}}
+TLS_ARGS = "--tls --cacert /tls/ca.crt --cert /tls/tls.crt --key /tls/tls.key "
+
+
+def test_the_in_cluster_load_mounts_the_secret_and_connects_with_it():
+    """Locust's pods and the redis-benchmark Job mount the Secret as the servers do; the locustfile is told where
+    (and its user may read it: fsGroup), redis-cli and redis-benchmark get the CA and the pods' certificate."""
+    objects = [o for o in yaml.safe_load_all(plan(load_scenario(FLAGSHIP, IN_CLUSTER_LOAD))) if o]
+    load = [o for o in objects if o["kind"] in ("Deployment", "Job")]
+    assert sorted(o["metadata"]["name"] for o in load) == ["locust-master", "locust-worker", "redis-benchmark"]
+    for spec in (o["spec"]["template"]["spec"] for o in load):
+        assert {"name": "tls", "secret": {"secretName": "redis-tls", "defaultMode": 0o440}} in spec["volumes"]
+        assert {"name": "tls", "mountPath": "/tls", "readOnly": True} in spec["containers"][0]["volumeMounts"]
+        assert spec["securityContext"]["fsGroup"] == spec["securityContext"]["runAsUser"]
+    for locust in (o for o in load if o["kind"] == "Deployment"):
+        assert {"name": "REDIS_HARNESS_TLS_DIR", "value": "/tls"} in locust["spec"]["template"]["spec"]["containers"][0]["env"]
+    script = next(o for o in load if o["kind"] == "Job")["spec"]["template"]["spec"]["containers"][0]["command"][2]
+    assert script.count(TLS_ARGS) == 2  # the sentinels asked for the primary, and redis-benchmark itself
+    plaintext = [o for o in yaml.safe_load_all(plan(load_scenario(FLAGSHIP, {**IN_CLUSTER_LOAD, "topology.tls": False})))
+                 if o and o["kind"] in ("Deployment", "Job")]
+    assert "/tls" not in yaml.safe_dump(plaintext)
+    assert not [o for o in plaintext if o["kind"] == "Deployment" and "fsGroup" in yaml.safe_dump(o)]
+
+
+def test_the_locustfile_connects_with_a_mounted_secret():
+    """REDIS_HARNESS_TLS_DIR: the locustfile's clients trust the Secret's CA and present its certificate, checking
+    the chain only (the pods share one certificate). In a subprocess: importing the locustfile patches for gevent."""
+    code = ("from harness.workload.locustfile import TARGET; from harness.redisconn import tls_kwargs\n"
+            "print(sorted(tls_kwargs(TARGET.tls).items()))\n")
+    env = {**os.environ, "REDIS_HARNESS_MODE": "cluster", "REDIS_HARNESS_ADDRESSES": "redis-0.redis-headless:6379",
+           "REDIS_HARNESS_TLS_DIR": "/tls"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == str(sorted(dict(
+        ssl=True, ssl_ca_certs="/tls/ca.crt", ssl_certfile="/tls/tls.crt", ssl_keyfile="/tls/tls.key",
+        ssl_cert_reqs="required", ssl_check_hostname=False).items()))
 
 
 def test_the_dry_run_shows_the_secret_its_certificates_made_at_deploy():

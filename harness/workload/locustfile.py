@@ -15,7 +15,8 @@ Environment variables (read once, when Locust imports this file):
   `REDIS_HARNESS_MODE` = `standalone` | `sentinel` | `cluster`, and
   `REDIS_HARNESS_ADDRESSES` = comma-separated `host:port` (the server; the sentinels; cluster
   seed nodes), `REDIS_HARNESS_PASSWORD` (optional), `REDIS_HARNESS_MASTER_NAME` (default
-  `mymaster`).
+  `mymaster`), and for a `topology.tls` deployment `REDIS_HARNESS_TLS_DIR`: where its Secret is
+  mounted (`ca.crt`, `tls.crt`, `tls.key`; harness.deployment.TlsFiles.mounted).
 - `REDIS_HARNESS_WORKLOAD`: JSON of the scenario's `workload.locust` (harness.scenario.LocustLoad:
   mix, keyspace, key_distribution, zipf_skew, value_size, pipeline, rate_per_user, timeout_ms,
   error_backoff_ms); default: its defaults. users / spawn_rate / processes are Locust's own
@@ -85,7 +86,7 @@ class RedisEndpoint:
     password: str | None
     master_name: str
     dial: Callable[[str, int], tuple[str, int]] = lambda host, port: (host, port)  # reported -> reachable
-    tls: TlsFiles | None = None  # a `topology.tls` deployment's client certificate (from its deployment.json)
+    tls: TlsFiles | None = None  # a `topology.tls` deployment's client certificate (deployment.json, or a mounted Secret)
 
 
 class _DialingSentinel(Sentinel):
@@ -132,8 +133,9 @@ def target_from_env(env: dict[str, str]) -> RedisEndpoint:
     addresses = _parse_addresses(env.get("REDIS_HARNESS_ADDRESSES", ""))
     if not addresses:
         raise ValueError("REDIS_HARNESS_ADDRESSES: needs at least one host:port")
+    tls = TlsFiles.mounted(env["REDIS_HARNESS_TLS_DIR"]) if env.get("REDIS_HARNESS_TLS_DIR") else None
     return RedisEndpoint(mode, addresses, env.get("REDIS_HARNESS_PASSWORD") or None,
-                  env.get("REDIS_HARNESS_MASTER_NAME", "mymaster"))
+                         env.get("REDIS_HARNESS_MASTER_NAME", "mymaster"), tls=tls)
 
 
 def workload_from_env(env: dict[str, str]) -> LocustLoad:

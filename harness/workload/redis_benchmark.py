@@ -247,7 +247,7 @@ def benchmark_argv(deployment: Deployment, spec: RedisBenchmarkLoad, *, loop: bo
     argv += benchmark_options(spec, loop=loop)
     if deployment.password:  # redis-benchmark reads no REDISCLI_AUTH nor any file (tests/test_redis_benchmark_auth.py)
         argv += ["-a", deployment.password]
-    return argv + tls_cli_args(deployment)
+    return argv + tls_cli_args(deployment.tls)
 
 
 def benchmark_options(spec: RedisBenchmarkLoad, *, loop: bool | None = None) -> list[str]:

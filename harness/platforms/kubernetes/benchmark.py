@@ -26,7 +26,6 @@ from __future__ import annotations
 import math
 import threading
 import time
-from dataclasses import replace
 from typing import Any, Iterator
 
 from harness.deployment import Deployment
@@ -76,8 +75,7 @@ class InClusterBenchmark:
     def prepare(self) -> None:
         """Create the Job; return once its container runs and waits at the gate."""
         t0 = time.monotonic()
-        options = replace(self.platform.options, namespace=self.namespace, run_id=self.deployment.id,
-                          server_version=self.deployment.extra.get("server_version", "1.30"))
+        options = self.platform.run_options(self.deployment)
         control = BenchmarkControl.for_run(self._primary_host(), self.spec, ready_timeout_s=self.platform.ready_timeout_s,
                                            duration_s=self.duration_s, grace_s=STOP_GRACE_S)
         self.platform.apply(redis_benchmark_job(self.spec, self.topology, options, control=control))

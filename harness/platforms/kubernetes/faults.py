@@ -25,7 +25,7 @@ from typing import Any
 
 from harness.errors import CapabilityError
 from harness.nemesis import latency, network
-from harness.platforms.kubernetes.objects import MANAGED_BY, POD_NAME_LABEL, RUN_LABEL, label_value
+from harness.platforms.kubernetes.objects import MANAGED_BY, POD_NAME_LABEL, POD_TLS_ARGS, RUN_LABEL, label_value
 from harness.pod_config import REDIS_PORT, SENTINEL_PORT
 
 NETWORK_KINDS = ("partition", "packet-loss", "latency", "bandwidth")
@@ -194,7 +194,7 @@ def plan_pause(fault_id: str, pod: str, *, duration_s: float, method: str, kind:
         if kind != "redis":
             raise CapabilityError("pause by DEBUG SLEEP works on Redis pods only; use method: sigstop for sentinels")
         auth = '[ -z "$REDIS_PASSWORD" ] || export REDISCLI_AUTH="$REDIS_PASSWORD"; '  # not on a command line
-        tls = "${REDIS_TLS:+--tls --cacert /tls/ca.crt --cert /tls/tls.crt --key /tls/tls.key} "  # topology.tls
+        tls = f"${{REDIS_TLS:+{POD_TLS_ARGS} }}"  # topology.tls (the pod's REDIS_TLS)
         argv = ["sh", "-c", f"{auth}redis-cli -p 6379 {tls}DEBUG SLEEP {duration_s:g} >/dev/null 2>&1 &"]
         inject = [Op("exec", f"pods/{pod}", {"container": "redis", "argv": argv})]
         heal = [Op("wait", f"pods/{pod}", {"until": "answers PING (DEBUG SLEEP ends by itself)",

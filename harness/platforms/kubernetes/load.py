@@ -30,7 +30,6 @@ import math
 import time
 import urllib.parse
 import urllib.request
-from dataclasses import replace
 from typing import Any
 
 from harness.deployment import Deployment
@@ -75,8 +74,7 @@ class InClusterLocust:
     # ------------------------------------------------------------------ before t = 0
     def prepare(self) -> None:
         """Deploy the master and the workers; return once every worker has connected to the master."""
-        options = replace(self.platform.options, namespace=self.namespace, run_id=self.deployment.id,
-                          server_version=self.deployment.extra.get("server_version", "1.30"))
+        options = self.platform.run_options(self.deployment)
         t0 = time.monotonic()
         for obj in locust_objects(self.spec, self.topology, options, seed=self.seed, controlled=True):
             self.platform.apply(obj)

@@ -16,11 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.binaries import ServerBinary
+from harness.deployment import TlsFiles
 from harness.errors import ScenarioError
 from harness.platforms.kubernetes.components import EXPORTER_IMAGE, exporter_container
 from harness.platforms.kubernetes.scripts import SCRIPTS
 from harness.scenario import LocustLoad, RedisBenchmarkLoad, Topology
 from harness.pod_config import MASTER_NAME, REDIS_PORT, SENTINEL_PORT, render_redis_conf, render_sentinel_conf
+from harness.redisconn import tls_cli_args
 
 Obj = dict[str, Any]
 
@@ -37,6 +39,11 @@ MANAGED_BY = "redis-harness"
 RUN_LABEL = "redis-harness/run-id"
 POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
 REDIS_UID = 999  # the `redis` user of the official image
+LOCUST_UID = 1000
+TLS_MOUNT = "/tls"  # where every pod of a TLS deployment mounts its Secret (the pod scripts' TLS_DIR)
+TLS_VOLUME_MOUNT: Obj = {"name": "tls", "mountPath": TLS_MOUNT, "readOnly": True}
+# redis-cli / redis-benchmark in a pod that mounts it: the CA, and the pods' certificate as the client's
+POD_TLS_ARGS = " ".join(tls_cli_args(TlsFiles.mounted(TLS_MOUNT)))
 
 
 @dataclass(frozen=True)
@@ -374,9 +381,23 @@ def _volumes(options: RenderOptions, *, data: bool) -> list[Obj]:
         {"name": "scripts", "configMap": {"name": "redis-scripts", "defaultMode": 0o555}},
         {"name": "run", "emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"}},
     ]
-    if options.tls_secret:
-        volumes.append({"name": "tls", "secret": {"secretName": options.tls_secret, "defaultMode": 0o440}})
-    return volumes
+    return volumes + _tls_volumes(options)
+
+
+def _tls_volumes(options: RenderOptions) -> list[Obj]:
+    """The TLS Secret as a volume, readable by the pod's fsGroup only; none without TLS."""
+    if not options.tls_secret:
+        return []
+    return [{"name": "tls", "secret": {"secretName": options.tls_secret, "defaultMode": 0o440}}]
+
+
+def _tls_mounts(options: RenderOptions) -> list[Obj]:
+    return [dict(TLS_VOLUME_MOUNT)] if options.tls_secret else []
+
+
+def tls_shell_args(options: RenderOptions) -> str:
+    """POD_TLS_ARGS and a space for a pod that mounts the TLS Secret; "" without TLS."""
+    return f"{POD_TLS_ARGS} " if options.tls_secret else ""
 
 
 def _mounts(options: RenderOptions, *, data: bool) -> list[Obj]:
@@ -384,9 +405,7 @@ def _mounts(options: RenderOptions, *, data: bool) -> list[Obj]:
     mounts += [{"name": "config", "mountPath": "/etc/redis", "readOnly": True},
                {"name": "scripts", "mountPath": "/scripts", "readOnly": True},
                {"name": "run", "mountPath": "/run/redis"}]
-    if options.tls_secret:
-        mounts.append({"name": "tls", "mountPath": "/tls", "readOnly": True})
-    return mounts
+    return mounts + _tls_mounts(options)
 
 
 def _statefulset(name: str, app: str, replicas: int, service: str, containers: list[Obj], volumes: list[Obj],
@@ -510,8 +529,8 @@ def cluster_create_job(topology: Topology, image: str, options: RenderOptions) -
                         "resources": {"requests": {"cpu": "50m", "memory": "32Mi"},
                                       "limits": {"cpu": "500m", "memory": "128Mi"}},
                         "securityContext": _container_security(),
-                        "volumeMounts": [{"name": "scripts", "mountPath": "/scripts", "readOnly": True}]
-                        + ([{"name": "tls", "mountPath": "/tls", "readOnly": True}] if options.tls_secret else []),
+                        "volumeMounts": [{"name": "scripts", "mountPath": "/scripts", "readOnly": True},
+                                         *_tls_mounts(options)],
                     }],
                     "volumes": [v for v in _volumes(options, data=False) if v["name"] in ("scripts", "tls")],
                 },
@@ -590,10 +609,18 @@ def locust_objects(load: LocustLoad, topology: Topology, options: RenderOptions,
     runs `run_time_s`; its CSVs stay on its own disk. A run's (`controlled`, harness.platforms.kubernetes.load):
     the master waits on its web port for the harness's POST /swarm at the run's t = 0 (a headless master
     starts whenever its last worker connects, which no one can place on the run's clock), and each
-    worker writes its per-second figures to its /out (harness.workload.persecond)."""
+    worker writes its per-second figures to its /out (harness.workload.persecond).
+
+    With TLS (options.tls_secret) each pod mounts the Secret and the locustfile connects with it
+    (REDIS_HARNESS_TLS_DIR); fsGroup lets the Locust user read it."""
     env = [_env(k, v) for k, v in locust_env(load, topology, seed=seed).items()] + [
         {"name": "REDIS_HARNESS_PASSWORD",
          "valueFrom": {"secretKeyRef": {"name": "redis-auth", "key": "password", "optional": True}}}]
+    security: Obj = {"runAsNonRoot": True, "runAsUser": LOCUST_UID, "runAsGroup": LOCUST_UID,
+                     "seccompProfile": {"type": "RuntimeDefault"}}
+    if options.tls_secret:
+        env.append(_env("REDIS_HARNESS_TLS_DIR", TLS_MOUNT))
+        security["fsGroup"] = LOCUST_UID
     users = ["-u", str(load.users), "-r", f"{load.spawn_rate:g}"]
     cpu_request = "200m" if cpu_millis(options.locust_cpu) >= 200 else options.locust_cpu
 
@@ -608,20 +635,19 @@ def locust_objects(load: LocustLoad, topology: Topology, options: RenderOptions,
                     "spec": {
                         "automountServiceAccountToken": False,
                         "enableServiceLinks": False,
-                        "securityContext": {"runAsNonRoot": True, "runAsUser": 1000, "runAsGroup": 1000,
-                                            "seccompProfile": {"type": "RuntimeDefault"}},
+                        "securityContext": security,
                         "containers": [{
                             "name": "locust", "image": image or options.locust_image,
                             "imagePullPolicy": options.image_pull_policy,
                             "command": ["locust"], "args": ["-f", LOCUSTFILE_IN_IMAGE, *args],
                             "env": env + extra.get("env", []), "ports": ports,
-                            "volumeMounts": [{"name": "out", "mountPath": LOCUST_OUT}],
+                            "volumeMounts": [{"name": "out", "mountPath": LOCUST_OUT}, *_tls_mounts(options)],
                             "resources": {"requests": {"cpu": cpu_request, "memory": "128Mi"},
                                           "limits": {"cpu": options.locust_cpu, "memory": "512Mi"}},
                             "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
                             **{k: v for k, v in extra.items() if k != "env"},
                         }],
-                        "volumes": [{"name": "out", "emptyDir": {}}],
+                        "volumes": [{"name": "out", "emptyDir": {}}, *_tls_volumes(options)],
                     },
                 },
             },
@@ -707,19 +733,21 @@ def redis_benchmark_job(load: RedisBenchmarkLoad, topology: Topology, options: R
         args.append("--cluster")
     if control is None:
         args.append("--csv")
+    tls = tls_shell_args(options)
     if topology.kind == "sentinel":
-        host = (f'"$(redis-cli -h sentinel -p {SENTINEL_PORT} --raw SENTINEL get-master-addr-by-name '
+        host = (f'"$(redis-cli -h sentinel -p {SENTINEL_PORT} {tls}--raw SENTINEL get-master-addr-by-name '
                 f'{MASTER_NAME} | head -n 1)"')
     else:
         host = control.host if control is not None and topology.kind != "cluster" else "redis"
     # redis-cli reads the password from REDISCLI_AUTH; redis-benchmark 7.0 reads no variable, so -a stays
     # for it alone (its command line is visible only inside this Job's own pod)
     auth = '[ -z "$REDIS_PASSWORD" ] || export REDISCLI_AUTH="$REDIS_PASSWORD"; '
-    benchmark = f'redis-benchmark -h {host} ${{REDIS_PASSWORD:+-a "$REDIS_PASSWORD"}} ' + " ".join(args)
+    benchmark = f'redis-benchmark -h {host} ${{REDIS_PASSWORD:+-a "$REDIS_PASSWORD"}} {tls}' + " ".join(args)
     labels = object_labels(options, "benchmark", "redis-benchmark")
     spec: Obj = {"backoffLimit": 0}
     pod_extra: Obj = {}
-    container_extra: Obj = {}
+    volumes: list[Obj] = []
+    mounts: list[Obj] = []
     if control is None:
         script = auth + "exec " + benchmark
     else:
@@ -732,8 +760,11 @@ def redis_benchmark_job(load: RedisBenchmarkLoad, topology: Topology, options: R
                   f"| stdbuf -o0 tr '\\r' '\\n'; exit \"$(cat {gate}/rc)\"")
         spec["activeDeadlineSeconds"] = control.deadline_s
         labels = {**labels, "redis-harness/client": "true"}
-        pod_extra = {"terminationGracePeriodSeconds": 1, "volumes": [{"name": "gate", "emptyDir": {}}]}
-        container_extra = {"volumeMounts": [{"name": "gate", "mountPath": gate}]}
+        pod_extra = {"terminationGracePeriodSeconds": 1}
+        volumes.append({"name": "gate", "emptyDir": {}})
+        mounts.append({"name": "gate", "mountPath": gate})
+    volumes += _tls_volumes(options)
+    mounts += _tls_mounts(options)
     job_image = image or image_for(topology, options)
     return {
         "apiVersion": "batch/v1", "kind": "Job", "metadata": _meta("redis-benchmark", options, "benchmark", "redis-benchmark"),
@@ -747,13 +778,14 @@ def redis_benchmark_job(load: RedisBenchmarkLoad, topology: Topology, options: R
                     "enableServiceLinks": False,
                     "securityContext": _pod_security(),
                     **pod_extra,
+                    **({"volumes": volumes} if volumes else {}),
                     "containers": [{
                         "name": "redis-benchmark", "image": job_image, "imagePullPolicy": options.image_pull_policy,
                         "command": ["sh", "-c", script], "env": [_password_env()],
                         "resources": {"requests": {"cpu": "200m", "memory": "64Mi"},
                                       "limits": {"cpu": "2", "memory": "256Mi"}},
                         "securityContext": _container_security(),
-                        **container_extra,
+                        **({"volumeMounts": mounts} if mounts else {}),
                     }],
                 },
             },

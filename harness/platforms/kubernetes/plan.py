@@ -60,8 +60,8 @@ def plan(scenario: Scenario, *, server_version: str = "1.30", fault_sidecar: boo
         "# objects, applied in this order with server-side apply (field manager redis-harness):",
     ]
     objects = [namespace_object(namespace, run_id)]
+    options = k8s_tls.with_secret(options, topology)
     if topology.tls:  # its certificates are made when it deploys: placeholders here
-        options = replace(options, tls_secret=k8s_tls.secret_name(options))
         objects.append(k8s_tls.secret_object(ServerPem(*("<made when the run deploys>",) * 3), options))
     objects += topology_objects(topology, options)
     load = scenario.workload

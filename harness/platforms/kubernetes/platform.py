@@ -285,9 +285,8 @@ class KubernetesPlatform:
                progress: Callable[[str], None] = lambda msg: None) -> Deployment:
         version = self.server_version()
         namespace = self.namespace or namespace_name(deployment_id)
-        options = replace(self.options, namespace=namespace, server_version=version, run_id=deployment_id)
-        if topology.tls:
-            options = replace(options, tls_secret=k8s_tls.secret_name(options))
+        options = k8s_tls.with_secret(replace(self.options, namespace=namespace, server_version=version,
+                                              run_id=deployment_id), topology)
         objects = topology_objects(topology, options)  # rendering errors before anything is created
         if topology.kind == "naive" and self.access == "port-forward":
             raise CapabilityError("a naive topology is reached through its Service's ClusterIP, which a port-forward "
@@ -323,6 +322,13 @@ class KubernetesPlatform:
             if not self.keep:
                 self.teardown(deployment)
             raise
+
+    def run_options(self, deployment: Deployment) -> RenderOptions:
+        """What the objects a run adds to a deployment's namespace later (its in-cluster load) render with: the
+        deployment's namespace, run id, API version and, with `topology.tls`, its Secret to mount."""
+        options = replace(self.options, namespace=deployment.extra["namespace"], run_id=deployment.id,
+                          server_version=deployment.extra.get("server_version", "1.30"))
+        return k8s_tls.with_secret(options, deployment.topo)
 
     def apply(self, obj: dict) -> Any:
         """Server-side apply: the harness owns the fields it sets, and re-applying is idempotent."""

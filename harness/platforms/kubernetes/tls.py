@@ -9,10 +9,13 @@ why). The CA is harness.tls's per-deployment one: its key is never written.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
+from harness.deployment import SECRET_FILES
 from harness.errors import CapabilityError
 from harness.platforms.kubernetes.objects import Obj, RenderOptions, object_labels
+from harness.scenario import Topology
 from harness.tls import ServerPem, make_shared_certificates
 
 SECRET_NAME = "redis-tls"  # the name the shipped manifests' tls component mounts too
@@ -41,13 +44,20 @@ def secret_name(options: RenderOptions) -> str:
     return SECRET_NAME
 
 
+def with_secret(options: RenderOptions, topology: Topology) -> RenderOptions:
+    """The options a `topology.tls` deployment's objects render with: every pod, the in-cluster load's too,
+    mounts the Secret (secret_name's refusals apply); unchanged without TLS."""
+    return replace(options, tls_secret=secret_name(options)) if topology.tls else options
+
+
 def secret_object(pem: ServerPem, options: RenderOptions) -> Obj:
     """A kubernetes.io/tls Secret with tls.crt, tls.key and ca.crt, as the pod scripts read them."""
     meta: Obj = {"name": SECRET_NAME, "labels": object_labels(options, "tls")}
     if options.namespace:
         meta["namespace"] = options.namespace
     return {"apiVersion": "v1", "kind": "Secret", "metadata": meta,
-            "type": "kubernetes.io/tls", "stringData": {"tls.crt": pem.cert, "tls.key": pem.key, "ca.crt": pem.ca}}
+            "type": "kubernetes.io/tls",
+            "stringData": {SECRET_FILES[field]: getattr(pem, field) for field in ("cert", "key", "ca")}}
 
 
 def make_secret(state_dir: str | Path, options: RenderOptions) -> Obj:

@@ -16,14 +16,13 @@ import subprocess
 from pathlib import Path
 
 from harness.binaries import redis_tool
-from harness.deployment import Deployment, Pod
+from harness.deployment import SECRET_FILES, Deployment, Pod
 from harness.errors import PlatformError
 from harness.platforms.kubernetes.scripts import SCRIPTS
 from harness.pod_config import MASTER_NAME
 
 PRIMARY_WAIT_S = 120  # the Kubernetes script's own default: how long an emptied primary waits for the failover
 SCRIPTS_DIR = "pod-scripts"  # in the deployment's state dir
-TLS_NAMES = {"ca.crt": "ca", "tls.crt": "cert", "tls.key": "key"}  # the script's file names -> TlsFiles fields
 
 
 def replica_of(deployment: Deployment, pod: Pod) -> str | None:
@@ -54,7 +53,7 @@ def _scripts(deployment: Deployment) -> Path:
             (staging / name).write_text(text)
         if tls := deployment.tls:
             (staging / "tls").mkdir()
-            for name, field in TLS_NAMES.items():
+            for field, name in SECRET_FILES.items():
                 (staging / "tls" / name).symlink_to(getattr(tls, field))
         try:
             staging.rename(folder)
