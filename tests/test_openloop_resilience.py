@@ -30,11 +30,25 @@ SCENARIO = {
 }
 
 
-def run_cli(tmp_path: Path, scenario: dict) -> subprocess.CompletedProcess:
+def run_cli(tmp_path: Path, scenario: dict, *args: str) -> subprocess.CompletedProcess:
+    """`redis-harness run` of `scenario` into tmp_path/run (args: e.g. `--platform kubernetes`)."""
     path = tmp_path / "scenario.yaml"
     path.write_text(yaml.safe_dump(scenario))
-    return subprocess.run([sys.executable, "-m", "harness.cli", "run", str(path), "--out", str(tmp_path / "run")],
+    return subprocess.run([sys.executable, "-m", "harness.cli", "run", str(path), "--out", str(tmp_path / "run"), *args],
                           capture_output=True, text=True, timeout=240)
+
+
+def read_series(run_dir: Path) -> list[dict]:
+    """series/openloop.csv, numbers as floats ("" where a second has no latency)."""
+    with open(run_dir / "series" / "openloop.csv") as f:
+        return [{k: (float(v) if v not in ("", None) and k != "driver" else v) for k, v in r.items()}
+                for r in csv.DictReader(f)]
+
+
+def print_series(rows: list[dict], start: float, end: float, what: str = "fault") -> None:
+    print(f"t_s ok fail offered dropped late p99_ms max_ms  ({what}", round(start, 2), "-", round(end, 2), ")")
+    for r in rows:
+        print(int(r["t_s"]), *(r[k] for k in ("ok", "fail", "offered", "dropped", "late", "p99_ms", "max_ms")))
 
 
 def test_bad_openloop_field_is_named_and_nothing_is_deployed(tmp_path):
@@ -52,16 +66,12 @@ def test_openloop_through_a_sentinel_failover(tmp_path):
     proc = run_cli(tmp_path, SCENARIO)
     run_dir = tmp_path / "run"
     assert proc.returncode in (0, 1), proc.stderr[-3000:]
-    with open(run_dir / "series" / "openloop.csv") as f:
-        rows = [{k: (float(v) if v not in ("", None) and k != "driver" else v) for k, v in r.items()}
-                for r in csv.DictReader(f)]
+    rows = read_series(run_dir)
     by_t = {int(r["t_s"]): r for r in rows}
     events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
     start = next(e["t"] for e in events if e["type"] == "fault-start")
     end = next(e["t"] for e in events if e["type"] == "fault-end")
-    print("t_s ok fail offered dropped late p99_ms max_ms  (fault", round(start, 2), "-", round(end, 2), ")")
-    for r in rows:
-        print(int(r["t_s"]), *(r[k] for k in ("ok", "fail", "offered", "dropped", "late", "p99_ms", "max_ms")))
+    print_series(rows, start, end)
 
     # (a) every scheduled request is accounted for: ok, fail or dropped, and the schedule is rate x duration
     offered = sum(r["offered"] for r in rows)
@@ -148,3 +158,54 @@ def test_stopped_early_the_series_is_there_and_every_request_is_accounted_for(de
     ends = [json.loads(line) for line in run_dir.events.read_text().splitlines() if '"driver-end"' in line]
     assert len(ends) == 1 and "offered 15,000" in ends[0]["detail"]
     assert not any(p.is_alive() for p in driver._procs)
+
+
+def test_a_reconnect_stuck_on_a_gone_address_moves_to_the_new_primary(tmp_path, monkeypatch):
+    """A deleted Kubernetes pod's address answers nothing, so a connect to it waits out its timeout (2 s);
+    once the primary is named elsewhere the generator goes there at once. Here the gone address is a loopback
+    listener whose accept queue is full (the kernel drops further SYNs: the connect hangs, as to a gone pod),
+    the new primary a loopback listener that accepts; the primary moves 0.3 s into the reconnect."""
+    import asyncio
+    import socket
+    import time
+
+    from harness.deployment import Deployment
+    from harness.workload.openloop import engine as engine_module
+    from harness.workload.openloop.engine import Engine, StepPlan
+    from harness.workload.openloop.route import Routes
+    from harness.workload.openloop.spec import OpenLoopLoad
+
+    def listener(backlog: int) -> socket.socket:
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(backlog)
+        return sock
+
+    gone, new = listener(0), listener(16)
+    fillers = []
+    for _ in range(4):  # fill the gone listener's accept queue; later SYNs are dropped
+        filler = socket.socket()
+        filler.setblocking(False)
+        filler.connect_ex(gone.getsockname())
+        fillers.append(filler)
+    old_routes, new_routes = Routes([gone.getsockname()]), Routes([new.getsockname()])
+    moved_at = time.monotonic() + 0.3
+    monkeypatch.setattr(engine_module, "discover",
+                        lambda deployment: old_routes if time.monotonic() < moved_at else new_routes)
+    deployment = Deployment(id="moved", platform="kubernetes", topology={"kind": "sentinel"}, pods=[],
+                            client_address="127.0.0.1", network="kubernetes", state_dir=str(tmp_path))
+    engine = Engine(deployment, OpenLoopLoad(clients=2), StepPlan(100, 1, 0, time.monotonic_ns(), 2, 0))
+
+    async def reconnect() -> float:
+        engine.loop = asyncio.get_running_loop()
+        started = time.monotonic()
+        await engine._reconnect()
+        return time.monotonic() - started
+
+    try:
+        took = asyncio.run(reconnect())
+        assert engine.routes == new_routes and len(engine.conns[0]) == 2
+        assert took < 1.0, f"{took:.2f} s: waited for the gone address's connect timeout"
+    finally:
+        for sock in (gone, new, *fillers):
+            sock.close()

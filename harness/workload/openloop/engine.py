@@ -50,6 +50,7 @@ SECOND_FIELDS = ("due", "sent", "ok", "fail", "late", "dropped")  # Engine.secon
 Sink = Callable[[list[dict[str, Any]]], None]
 _RECONNECT_PAUSE_S = 0.05
 _CONNECT_TIMEOUT_S = 2.0
+_MOVED_CHECK_S = 0.2  # while connecting after a lost connection, ask this often whether the primary moved
 
 
 @dataclass
@@ -386,12 +387,28 @@ class Engine:
         """Ask for the routes again (the primary may have moved) and reopen every connection."""
         try:
             while not self.finished:
-                routes = await self.loop.run_in_executor(None, discover, self._deployment_now())  # type: ignore[union-attr]
-                if routes is not None and await self._open(routes):
+                routes = await self._discover()
+                if routes is not None and await self._open_unless_moved(routes):
                     return
                 await asyncio.sleep(_RECONNECT_PAUSE_S)
         finally:
             self.rerouting = False
+
+    async def _discover(self) -> Routes | None:
+        return await self.loop.run_in_executor(None, discover, self._deployment_now())  # type: ignore[union-attr]
+
+    async def _open_unless_moved(self, routes: Routes) -> bool:
+        """_open(routes), given up as soon as the routes change while it connects. A connect to a deleted
+        Kubernetes pod's address gets no reset (the address is gone, not the port closed, as a local pod's
+        is) and waits out its timeout, while the sentinels (or the cluster) may name the new primary
+        meanwhile: without this the generator followed a failover up to _CONNECT_TIMEOUT_S late."""
+        opening = asyncio.ensure_future(self._open(routes))
+        while not opening.done():
+            await asyncio.wait({opening}, timeout=_MOVED_CHECK_S)
+            if not opening.done() and await self._discover() not in (None, routes):
+                opening.cancel()
+                await asyncio.wait({opening})
+        return not opening.cancelled() and opening.result()
 
     async def _open(self, routes: Routes) -> bool:
         """Connect `clients` connections to every node; True when all are up (requests flow again)."""
@@ -400,25 +417,26 @@ class Engine:
         conns: list[list[_Conn]] = []
         ready: list[deque[_Conn]] = []
         for host, port in routes.nodes:
-            made = []
-            for _ in range(self.plan.clients):
-                try:
-                    _, conn = await asyncio.wait_for(
-                        self.loop.create_connection(partial(_Conn, self, len(conns)), host, port,  # type: ignore[union-attr]
-                                                    ssl=self.ssl),
-                        _CONNECT_TIMEOUT_S)
-                except (OSError, asyncio.TimeoutError):
-                    break
-                made.append(conn)
+            made: list[_Conn] = []
+            try:
+                for _ in range(self.plan.clients):
+                    try:
+                        _, conn = await asyncio.wait_for(
+                            self.loop.create_connection(partial(_Conn, self, len(conns)), host, port,  # type: ignore[union-attr]
+                                                        ssl=self.ssl),
+                            _CONNECT_TIMEOUT_S)
+                    except (OSError, asyncio.TimeoutError):
+                        break
+                    made.append(conn)
+            except asyncio.CancelledError:  # the routes moved (_open_unless_moved): close what this opened
+                _close([*made, *(c for node in conns for c in node)])
+                raise
             conns.append(made)
             ready.append(deque(made))
             for c in made:
                 c.in_ready = True
         self.conns, self.ready = conns, ready
-        for conn in old:
-            if conn.transport is not None and not conn.closed:
-                conn.closed = True
-                conn.transport.close()
+        _close(old)
         if not all(conns):
             return False
         self.routes = routes
@@ -515,11 +533,7 @@ class Engine:
             self.loop.remove_reader(self.timer.fd)
             self.timer.close()
             self._account_the_rest(time.monotonic_ns())
-            for node in self.conns:
-                for conn in list(node):
-                    if conn.transport is not None and not conn.closed:
-                        conn.closed = True
-                        conn.transport.close()
+            _close([c for node in self.conns for c in node])
         window.observe(time.monotonic_ns(), final=True)
         self._flush_latencies()
         if self.sink is not None:
@@ -541,6 +555,15 @@ class Engine:
             row = by_t.setdefault(s, {"t": s, "due": 0, "sent": 0, "ok": 0, "fail": 0, "late": 0, "dropped": 0})
             row["due"] = self._due_in(s)
         self.result.per_second = [by_t[s] for s in sorted(by_t)]
+
+
+def _close(conns: list[_Conn]) -> None:
+    """Close connections this engine no longer uses; their on_lost then counts what was in flight and
+    no more (closed first: they are retired)."""
+    for conn in conns:
+        if conn.transport is not None and not conn.closed:
+            conn.closed = True
+            conn.transport.close()
 
 
 def hdr_floor(us: np.ndarray) -> np.ndarray:
