@@ -84,7 +84,7 @@ class Nemesis:
         """The first firing still to start, e.g. `pod-kill at 20s`: a progress line at a fault's start second
         says what is about to happen rather than only "no fault active"."""
         upcoming = next((f for f in self.firings if f.start >= now), None)
-        return f"{upcoming.fault.kind} at {upcoming.start:g}s" if upcoming else None
+        return f"{getattr(upcoming.fault, 'kind', 'fault')} at {upcoming.start:g}s" if upcoming else None
 
     def heal_all(self) -> list[str]:
         """Heal every fault still in effect (idempotent); returns what could not be healed."""
