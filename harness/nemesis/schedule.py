@@ -23,7 +23,7 @@ from harness.deployment import Deployment
 from harness.platforms.protocol import Platform
 from harness.rundir import EventLog, RunClock
 from harness.poll import join_all
-from harness.scenario import Upgrade
+from harness.scenario import Fault, Upgrade
 
 SOURCE = "nemesis"
 VERIFY_WITHIN_S = 15.0  # a fault's verification polls at most this long (or until the firing ends)
@@ -34,7 +34,7 @@ class Firing:
     start: float
     end: float
     fault_id: str = field(compare=False)
-    fault: object = field(compare=False)
+    fault: Fault = field(compare=False)
 
 
 @dataclass
@@ -84,7 +84,7 @@ class Nemesis:
         """The first firing still to start, e.g. `pod-kill at 20s`: a progress line at a fault's start second
         says what is about to happen rather than only "no fault active"."""
         upcoming = next((f for f in self.firings if f.start >= now), None)
-        return f"{getattr(upcoming.fault, 'kind', 'fault')} at {upcoming.start:g}s" if upcoming else None
+        return f"{upcoming.fault.kind} at {upcoming.start:g}s" if upcoming else None
 
     def heal_all(self) -> list[str]:
         """Heal every fault still in effect (idempotent); returns what could not be healed."""
