@@ -116,6 +116,8 @@ class Deployment:
     def _tls_files(self, party: str) -> TlsFiles | None:
         if not self.topology.get("tls"):
             return None
+        if self.extra.get("tls_mount"):  # a pod's view (a generator pod): the deployment's Secret, mounted there
+            return TlsFiles.mounted(self.extra["tls_mount"])
         directory = Path(self.state_dir) / TLS_DIR
         return TlsFiles(ca=str(directory / "ca.crt"), cert=str(directory / f"{party}.crt"),
                         key=str(directory / f"{party}.key"), check_hostname=self.platform != "kubernetes")

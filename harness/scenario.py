@@ -420,6 +420,13 @@ class Scenario(Model):
             raise ValueError(f"workload.locust.workers: Locust workers run as pods in a Kubernetes cluster; the "
                              f"{self.platform} platform runs Locust on this machine (use processes for more "
                              f"Locust processes here, or run with --platform kubernetes)")
+        pods = ([("workload.openloop.workers", self.workload.openloop)] if self.workload.openloop.enabled else []) + [
+            ("sweep.load.workers", load) for _, load in (self.sweep.variant_loads() if self.sweep else [])]
+        for field, load in pods:
+            if load.workers is not None and self.platform != "kubernetes":
+                raise ValueError(f"{field}: generator pods run in a Kubernetes cluster; the {self.platform} platform "
+                                 f"runs the generator on this machine (use processes for more of them here, or run "
+                                 f"with --platform kubernetes)")
         return self
 
     @model_validator(mode="after")

@@ -117,6 +117,10 @@ def test_in_cluster_access_is_refused_too_and_pod_ip_is_allowed():
         "rates": [1000], "variants": [{"name": "a"}, {"name": "b", "server": "/opt/redis-server"}]}})
     (refused,) = KubernetesPlatform(access="pod-ip").refusals(two)
     assert refused.startswith("sweep.variants.1: server '/opt/redis-server' has no Kubernetes image"), refused
+    pods = Scenario.model_validate({"name": "s", "platform": "kubernetes", "topology": {"kind": "standalone"},
+                                    "sweep": {"rates": [1000], "load": {"workers": 2}}})
+    for access in ("port-forward", "in-cluster"):  # the generator pods are next to the servers whatever the access
+        assert KubernetesPlatform(access=access).refusals(pods) == [], access
 
 
 def test_server_cpu_comes_from_info_when_the_pid_is_unknown():

@@ -2,7 +2,11 @@
 
 scenarios/capacity-standalone.yaml as shipped, shortened on the command line (two low steps, a lenient
 SLO so the verdict does not rest on a shared machine's latency), through `redis-harness run --platform
-kubernetes` with the generator on this machine dialing pod IPs (access pod-ip). Outcomes known before
+kubernetes`, the generator in two places:
+- on this machine dialing pod IPs (access pod-ip);
+- as two pods in the cluster (`sweep.load.workers: 2`) while the harness reaches the cluster only through
+  port-forwards, as from a laptop: the sweep the platform refuses without generator pods.
+Outcomes known before
 the run: the low steps achieve their offered rate; the server's CPU comes from INFO (no pid here), is
 positive and under the pod's 1-CPU limit; memory per key agrees with MEMORY USAGE as it does locally
 (tests/test_capacity.py); and the run's namespace is gone afterwards.
@@ -34,9 +38,16 @@ def _namespace_exists(platform: KubernetesPlatform, ns: str) -> bool:
     return True
 
 
+# generator -> (the --set that places it, the access the harness runs with, what the report says of it)
+PLACEMENTS = {"harness": ([], "pod-ip", "harness machine (a cluster node)"),
+              "pods": (["--set", "sweep.load.workers=2"], "port-forward", "2 generator pod(s) in the cluster")}
+
+
 @pytest.mark.kubernetes
-def test_the_bundled_sweep_runs_on_kubernetes_with_cpu_from_info(tmp_path):
-    if os.environ.get("REDIS_HARNESS_K8S_ACCESS") != "pod-ip":
+@pytest.mark.parametrize("generator", list(PLACEMENTS))
+def test_the_bundled_sweep_runs_on_kubernetes_with_cpu_from_info(generator, tmp_path):
+    placement, access, said = PLACEMENTS[generator]
+    if generator == "harness" and os.environ.get("REDIS_HARNESS_K8S_ACCESS") != "pod-ip":
         pytest.skip("a sweep on Kubernetes needs REDIS_HARNESS_K8S_ACCESS=pod-ip (the harness on a node)")
     out = tmp_path / "run"
     platform = KubernetesPlatform()
@@ -44,7 +55,8 @@ def test_the_bundled_sweep_runs_on_kubernetes_with_cpu_from_info(tmp_path):
     try:
         ran = cli("run", "scenarios/capacity-standalone.yaml", "--platform", "kubernetes", "--out", str(out),
                   "--set", f"sweep.rates={json.dumps(RATES)}", "--set", "sweep.step_s=3", "--set", "sweep.warmup_s=1",
-                  "--set", "sweep.slo_p99_ms=1000")
+                  "--set", "sweep.slo_p99_ms=1000", *placement,
+                  env={**os.environ, "REDIS_HARNESS_K8S_ACCESS": access})
         meta = json.loads((out / "meta.json").read_text()) if (out / "meta.json").exists() else {}
         if meta.get("run_id"):
             namespace = namespace_name(f"{meta['run_id']}-v0")  # the run's only variant (run.py names it so)
@@ -53,7 +65,7 @@ def test_the_bundled_sweep_runs_on_kubernetes_with_cpu_from_info(tmp_path):
         summary = json.loads((out / "summary.json").read_text())
         jsonschema.validate(summary, json.loads((ROOT / "docs" / "capacity-summary.schema.json").read_text()))
         assert summary["platform"] == "kubernetes" and summary["verdict"] == "pass"
-        assert "dialing pod IPs" in summary["generator"]
+        assert said in summary["generator"], summary["generator"]
         (variant,) = summary["variants"]
         steps, answers = variant["steps"], variant["answers"]
         assert [s["offered_rate"] for s in steps] == RATES
@@ -68,7 +80,7 @@ def test_the_bundled_sweep_runs_on_kubernetes_with_cpu_from_info(tmp_path):
         assert answers["bytes_per_key"] == pytest.approx(answers["memory_usage_mean"], rel=0.15)
         assert answers["bytes_per_key"] >= answers["memory_usage_mean"], "the bucket array is not in MEMORY USAGE"
         text = (out / "report.txt").read_text()
-        assert "CPU-ms per 1k ops (from INFO cpu" in text and "generator: harness machine (a cluster node)" in text
+        assert "CPU-ms per 1k ops (from INFO cpu" in text and f"generator: {said}" in text
         assert namespace and not _namespace_exists(platform, namespace), "the run left its namespace behind"
     finally:
         if namespace and _namespace_exists(platform, namespace):

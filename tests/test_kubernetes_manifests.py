@@ -22,6 +22,7 @@ from harness.platforms.kubernetes import manifests as k8s_manifests
 from harness.platforms.kubernetes.objects import (
     RenderOptions,
     locust_objects,
+    openloop_pods,
     pdb_api_version,
     rbac_objects,
     redis_benchmark_job,
@@ -150,6 +151,7 @@ def test_rendered_objects_validate(name, version):
         objects += locust_objects(LocustLoad(enabled=True), topology, options)
         objects += locust_objects(LocustLoad(enabled=True, workers=2), topology, options, controlled=True)
         objects.append(redis_benchmark_job(RedisBenchmarkLoad(enabled=True, keyspace=1000), topology, options))
+        objects += openloop_pods(2, {"pods": []}, "{}", options, wait_s=60, deadline_s=600)
         for obj in objects:
             validate(obj, version)
     for obj in rbac_objects():

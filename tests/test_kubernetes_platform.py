@@ -811,3 +811,38 @@ def test_a_drill_step_patches_only_the_redis_container_image():
     assert first["spec"]["updateStrategy"] == {"type": "OnDelete", "rollingUpdate": None}
     assert first["spec"]["template"] == {"spec": {"containers": [{"name": "redis", "image": "redis:7.0.15"}]}}
     assert "updateStrategy" not in template_patch("redis:7.0.15", first=False)["spec"]
+
+
+def test_generator_pods_see_the_deployment_by_dns_names_with_the_mounted_secret_and_no_password():
+    """What a generator pod is given (harness.platforms.kubernetes.openloop.pod_view, objects.openloop_pods):
+    every pod by its DNS name and standard port (a recreated pod keeps its name; the harness's pod IPs or
+    port-forwards mean nothing in the cluster), the TLS Secret where the pod mounts it, and the password
+    only from the Secret: never in the pod spec."""
+    import json
+
+    from harness.deployment import Deployment, Pod
+    from harness.platforms.kubernetes.objects import RenderOptions, openloop_pods
+    from harness.platforms.kubernetes.openloop import pod_view
+
+    deployment = Deployment(
+        id="d", platform="kubernetes", network="kubernetes", state_dir="/tmp/x", client_address="127.0.0.1",
+        topology={"kind": "sentinel", "tls": True, "password": "s3cret"},
+        pods=[Pod("redis-0", "redis", "127.0.0.1", 40001), Pod("sentinel-0", "sentinel", "127.0.0.1", 40002)],
+        extra={"namespace": "rh-x", "cluster_domain": "cluster.local", "access": "port-forward",
+               "pod_ips": {"redis-0": "10.244.0.5"}})
+    view = pod_view(KubernetesPlatform(), deployment)
+    assert [(p["host"], p["port"]) for p in view["pods"]] == [
+        ("redis-0.redis-headless.rh-x.svc.cluster.local", 6379), ("sentinel-0.sentinel-headless.rh-x.svc.cluster.local", 26379)]
+    assert view["extra"]["aliases"]["10.244.0.5:6379"] == "redis-0" and "password" not in view["topology"]
+    seen = Deployment(**{**view, "pods": [Pod(**p) for p in view["pods"]]})
+    assert seen.tls is not None and seen.tls.ca == "/tls/ca.crt" and seen.tls.cert == "/tls/tls.crt"
+    assert not seen.state_file.exists()  # nothing to re-read: the names do not change
+    (pod, _) = openloop_pods(2, view, "{}", RenderOptions(namespace="rh-x", tls_secret="redis-tls"), wait_s=60,
+                             deadline_s=600)
+    spec = pod["spec"]
+    assert "s3cret" not in json.dumps(pod) and spec["restartPolicy"] == "Never" and spec["activeDeadlineSeconds"] == 600
+    (container,) = spec["containers"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["REDIS_HARNESS_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "redis-auth"
+    assert {"name": "tls", "mountPath": "/tls", "readOnly": True} in container["volumeMounts"]
+    assert spec["securityContext"]["fsGroup"] == 1000  # the load image's user reads the Secret

@@ -112,26 +112,34 @@ def _run_variant(scenario: Scenario, platform, run_id: str, index: int, variant:
         pods = list(primaries(deployment).values())
         versions = sorted({p.version for p in deployment.redis_pods() if p.version})
         memory = {"server": topology.server, "version": ", ".join(versions), "network": deployment.network,
-                  "generator": generator_placement(deployment), "server_cpu_source": SOURCES[cpu_source(pods)]}
+                  "generator": generator_placement(deployment, load), "server_cpu_source": SOURCES[cpu_source(pods)]}
         progress(f"variant {name}: generator on the {memory['generator']}; server CPU from {memory['server_cpu_source']}")
         if sweep.preload_keys:
             progress(f"variant {name}: preloading {sweep.preload_keys:,} keys of {load.max_value_size} B")
             memory |= preload(deployment, pods, sweep.preload_keys, load.max_value_size, sweep.memory_samples,
                               seed=scenario.seed)
         files.write_memory(name, memory)
-        _steps(scenario, deployment, pods, name, load, files, progress)
+        _steps(scenario, platform, deployment, pods, name, load, files, progress)
     finally:
         if deployment is not None:
             with interrupts_deferred():
                 platform.teardown(deployment)
 
 
-def _steps(scenario: Scenario, deployment, pods, name: str, load: OpenLoopLoad, files: CapacityFiles,
+def _pool(platform, deployment, load: OpenLoopLoad, seed: int, steps: int, step_s: float):
+    """The generator: processes here, or pods in the cluster (`load.workers`, Kubernetes only: validated)."""
+    if load.workers:
+        from harness.platforms.kubernetes.openloop import PodGeneratorPool
+        return PodGeneratorPool(platform, deployment, load, seed=seed, steps=steps, step_s=step_s)
+    return GeneratorPool(deployment, load, seed=seed)
+
+
+def _steps(scenario: Scenario, platform, deployment, pods, name: str, load: OpenLoopLoad, files: CapacityFiles,
            progress) -> None:
     sweep = scenario.sweep
     assert sweep is not None
     streak = 0
-    with GeneratorPool(deployment, load, seed=scenario.seed) as pool:
+    with _pool(platform, deployment, load, scenario.seed, len(sweep.rate_list()), sweep.step_s) as pool:
         pool.warm()
         for k, rate in enumerate(sweep.rate_list()):
             sampler = ServerSampler(deployment, pods, max_s=sweep.step_s + 30).start()

@@ -139,9 +139,13 @@ class OpenLoopDriver:
 
     def _merge_loop(self) -> None:
         bound = time.monotonic() + self.duration_s + GRACE_S + 30
-        while any(p.is_alive() for p in self._procs) and time.monotonic() < bound and not self._finished:
+        while self._alive() and time.monotonic() < bound and not self._finished:
             self._write_series()
             self._stop.wait(MERGE_EVERY_S)
+
+    def _alive(self) -> bool:
+        """Some generator still runs (its processes here; pods for harness.platforms.kubernetes.openloop)."""
+        return any(p.is_alive() for p in self._procs)
 
     def _write_series(self) -> list[dict[str, Any]]:
         with self._lock:

@@ -31,6 +31,7 @@ from typing import Any, Iterator
 from harness.deployment import Deployment
 from harness.errors import PlatformError
 from harness.platforms.kubernetes.objects import BENCHMARK_GATE, BenchmarkControl, redis_benchmark_job
+from harness.platforms.kubernetes.gate import Gate
 from harness.platforms.kubernetes.platform import KubernetesPlatform
 from harness.poll import PollTimeout, wait_until
 from harness.roles import primaries
@@ -86,7 +87,7 @@ class InClusterBenchmark:
         except PollTimeout as exc:
             raise PlatformError(str(exc)) from None
         try:
-            self._gate = Gate(self.platform.api.exec_core, self.namespace, self.pod)
+            self._gate = Gate(self.platform.api.exec_core, self.namespace, self.pod, CONTAINER, f"{BENCHMARK_GATE}/go")
         except Exception as exc:  # noqa: BLE001 - the API's errors come in many types
             raise PlatformError(f"cannot open the redis-benchmark Job's gate in pod {self.pod}: {exc}") from None
         self._ready = (time.time(), f"redis-benchmark Job's pod {self.pod} waiting at its gate after "
@@ -130,7 +131,7 @@ class InClusterBenchmark:
             return
         try:
             sent = self.clock.t()
-            self._gate_exec().open(max(1, math.ceil(self.duration_s - sent)))
+            self._gate_exec().open(str(max(1, math.ceil(self.duration_s - sent))))
             self.go_t = (sent, self.clock.t())
         except Exception as exc:  # noqa: BLE001 - reported through `record`
             self._error = exc
@@ -253,29 +254,3 @@ class InClusterBenchmark:
             return self.platform.api.core.read_namespaced_pod_log(pod, self.namespace, container=CONTAINER)
         except Exception as exc:  # noqa: BLE001
             return f"(no log: {exc})"
-
-
-class Gate:
-    """An exec into the Job's pod, opened before t = 0 and waiting on its stdin: at the start one line
-    crosses the open websocket and the exec writes `go`, so the start costs one message rather than
-    an exec's round trip (~60-160 ms on the fixture)."""
-
-    def __init__(self, exec_core: Any, namespace: str, pod: str):
-        from kubernetes.stream import stream
-
-        go = f"{BENCHMARK_GATE}/go"
-        self._ws = stream(exec_core.connect_get_namespaced_pod_exec, pod, namespace, container=CONTAINER,
-                          command=["sh", "-c", f'read s && echo "$s" > {go}.tmp && mv {go}.tmp {go}'],
-                          stdin=True, stdout=True, stderr=True, tty=False, _preload_content=False)
-
-    def open(self, seconds: int) -> None:
-        """`go` with the seconds left to the run's end; returns once it is written."""
-        self._ws.write_stdin(f"{seconds}\n")
-        self._ws.run_forever(timeout=10)
-        code, err = self._ws.returncode, self._ws.read_stderr()
-        self._ws.close()
-        if code != 0:
-            raise PlatformError(f"opening the redis-benchmark Job's gate failed (exit {code}): {err.strip()}")
-
-    def close(self) -> None:
-        self._ws.close()

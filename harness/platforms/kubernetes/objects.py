@@ -693,6 +693,52 @@ def locust_env(load: LocustLoad, topology: Topology, *, seed: int = 0) -> dict[s
             "REDIS_HARNESS_SEED": str(seed)}
 
 
+OPENLOOP_GATE = "/gate"  # a generator pod's emptyDir: the harness writes its steps there (harness.workload.openloop.pod)
+OPENLOOP_MODULE = "harness.workload.openloop.pod"
+
+
+def openloop_pods(count: int, view: dict[str, Any], spec_json: str, options: RenderOptions, *, wait_s: float,
+                  deadline_s: float) -> list[Obj]:
+    """`count` open-loop generator pods, openloop-0.., each one engine process in the load image (the
+    project installed: manifests/load/image), driven through its gate directory and reporting on its
+    log (harness.workload.openloop.pod). `view` is the deployment as a pod sees it (its pods' DNS
+    names; the password comes from the Secret, as the servers read it). Bare pods, never restarted:
+    a generator that died says so in its log, and a restarted one would replay nothing of its step.
+    Bounded by `wait_s` for a step and by activeDeadlineSeconds."""
+    import json
+
+    env = [_env("REDIS_HARNESS_DEPLOYMENT_JSON", json.dumps(view, sort_keys=True)),
+           _env("REDIS_HARNESS_OPENLOOP", spec_json), _env("REDIS_HARNESS_GATE", OPENLOOP_GATE),
+           _env("REDIS_HARNESS_WAIT_S", f"{wait_s:g}"), _env("PYTHONUNBUFFERED", "1"),
+           {"name": "REDIS_HARNESS_PASSWORD",
+            "valueFrom": {"secretKeyRef": {"name": "redis-auth", "key": "password", "optional": True}}}]
+    security: Obj = {"runAsNonRoot": True, "runAsUser": LOCUST_UID, "runAsGroup": LOCUST_UID,
+                     "fsGroup": LOCUST_UID, "seccompProfile": {"type": "RuntimeDefault"}}
+    labels = {**object_labels(options, "openloop", "openloop"), "redis-harness/client": "true"}
+    cpu_request = "200m" if cpu_millis(options.locust_cpu) >= 200 else options.locust_cpu
+    return [{
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {**_meta(f"openloop-{i}", options, "openloop", "openloop"), "labels": labels},
+        "spec": {
+            "restartPolicy": "Never",
+            "activeDeadlineSeconds": int(deadline_s),
+            "terminationGracePeriodSeconds": 1,
+            "automountServiceAccountToken": False,
+            "enableServiceLinks": False,
+            "securityContext": security,
+            "containers": [{
+                "name": "openloop", "image": options.locust_image, "imagePullPolicy": options.image_pull_policy,
+                "command": ["python3", "-m", OPENLOOP_MODULE], "env": env,
+                "volumeMounts": [{"name": "gate", "mountPath": OPENLOOP_GATE}, *_tls_mounts(options)],
+                "resources": {"requests": {"cpu": cpu_request, "memory": "128Mi"},
+                              "limits": {"cpu": options.locust_cpu, "memory": "512Mi"}},
+                "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+            }],
+            "volumes": [{"name": "gate", "emptyDir": {}}, *_tls_volumes(options)],
+        },
+    } for i in range(count)]
+
+
 BENCHMARK_GATE = "/gate"  # the controlled Job's emptyDir: the harness writes `go` into it at the load's start
 BENCHMARK_POLL_S = 0.02  # how often the gate looks for `go`: at most this late after the harness wrote it
 

@@ -272,7 +272,8 @@ class KubernetesPlatform:
     def _sweep_refusals(self, scenario: Any) -> list[str]:
         """A sweep this access cannot measure; a variant's server without an image (each variant deploys
         in turn: found here, not after the variants before it have run)."""
-        found = [refusal] if (refusal := sweep_refusal(self.access)) else []
+        here = [load for _, load in scenario.sweep.variant_loads() if not load.workers]  # not in generator pods
+        found = [refusal] if here and (refusal := sweep_refusal(self.access)) else []
         for index, (variant, _) in enumerate(scenario.sweep.variant_loads()):
             try:
                 image_for(scenario.variant_topology(variant), self.options)
@@ -932,15 +933,15 @@ def sweep_refusal(access: str) -> str | None:
     """Why a capacity sweep cannot run with this access, or None. Its open-loop generator runs in the
     harness's processes: through a port-forward every request crosses the API server and the kubelet's
     stream, so it would measure that tunnel, not the server; a node reaching pod IPs directly is a plain
-    hop (the only access it has been measured with); generator pods in the cluster are not built."""
+    hop (the only access it has been measured with). Generator pods (`load.workers`) need neither."""
     if access == "pod-ip":
         return None
     why = ("the generator runs in the harness's processes and, through a port-forward, would measure the tunnel "
            "(API server and kubelet streams), not the server" if access == "port-forward" else
            "the generator has been measured only from a node dialing pod IPs")
     return (f"platform: a sweep on Kubernetes needs access pod-ip (got {access!r}): {why}; run the harness on a "
-            "node that routes to pod IPs and set REDIS_HARNESS_K8S_ACCESS=pod-ip (generator pods inside the "
-            "cluster are not built yet)")
+            "node that routes to pod IPs and set REDIS_HARNESS_K8S_ACCESS=pod-ip, or run the generator as pods "
+            "in the cluster (sweep.load.workers: N)")
 
 
 def capabilities_for(*, sidecar: bool, chaos_mesh: bool, preferred: str = "auto",

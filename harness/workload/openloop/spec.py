@@ -39,6 +39,9 @@ class OpenLoopLoad(_Model):
 
     clients: int = Field(50, ge=1, le=10000, description="connections per target node, over all processes")
     processes: int = Field(1, ge=1, le=64, description="generator processes (one core each at most)")
+    workers: int | None = Field(None, ge=1, le=64, description=(
+        "Kubernetes: generator pods in the run's namespace, one process each, instead of processes on the "
+        "harness's machine (requests leave next to the servers; more pods, more cores)"))
     pipeline: int = Field(1, ge=1, le=1024, description="commands in flight per connection, written together")
     mix: dict[OpenLoopCommand, float] = Field(default_factory=_default_mix)
     keyspace: int = Field(10000, ge=1)
@@ -58,9 +61,13 @@ class OpenLoopLoad(_Model):
 
     @model_validator(mode="after")
     def _enough_clients(self) -> "OpenLoopLoad":
-        if self.clients < self.processes:
-            raise ValueError(f"clients: {self.clients} connections cannot be shared by {self.processes} processes "
-                             "(each process needs at least one)")
+        if self.workers is not None and self.processes > 1:
+            raise ValueError(f"processes: each generator pod runs one process; scale with workers "
+                             f"(got processes {self.processes} with workers {self.workers})")
+        share = self.workers or self.processes
+        if self.clients < share:
+            raise ValueError(f"clients: {self.clients} connections cannot be shared by {share} "
+                             f"{'pods' if self.workers else 'processes'} (each needs at least one)")
         return self
 
     @property
