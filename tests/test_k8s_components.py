@@ -3,13 +3,17 @@
 - The exporter sidecar's own settings, run here: Debian's prometheus-redis-exporter (the same
   program as the image's redis_exporter) reads REDIS_ADDR / REDIS_PASSWORD from the environment as
   the sidecar gives them, scrapes a real password-protected primary with a real replica, and every
-  metric the PrometheusRules name is in what it serves.
+  metric the PrometheusRules name is in what it serves. With TLS (the metrics-tls component, a run's
+  sidecar with topology.tls) it reads the certificates' variables, presents the client certificate a
+  TLS-only server requires, and checks the server's name: a name the certificate holds answers, an
+  address it does not hold is refused. `kubectl kustomize` builds tls + metrics-tls into valid pods.
 - The Prometheus Operator objects have no official schema: their shape is checked here.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -30,7 +34,9 @@ from harness.platforms.kubernetes.platform import options_from_env
 from harness.poll import wait_until
 from harness.rundir import ReplicationLagWriter, RunClock, RunDir, read_replication_lag
 from harness.scenario import Scenario, Topology
-from tests.test_kubernetes_manifests import MANIFESTS, free_port, yaml_docs
+from harness.deployment import SECRET_FILES
+from harness.tls import make_shared_certificates
+from tests.test_kubernetes_manifests import MANIFESTS, SCHEMA_VERSIONS, free_port, needs_kubectl, validate, yaml_docs
 
 needs_exporter = pytest.mark.skipif(shutil.which("prometheus-redis-exporter") is None or
                                     shutil.which("redis-server") is None,
@@ -131,6 +137,87 @@ def test_scraper_records_each_replicas_lag_from_the_primarys_exporter(exporters,
     assert summary is not None and summary["redis-1"]["samples"] == len(table)
     assert summary["redis-1"]["primaries"] == ["redis-0"] and scraper.silent_pods() == {}
 
+
+
+@needs_exporter
+def test_the_tls_sidecars_environment_scrapes_a_tls_only_server_checking_its_name(tmp_path):
+    """A TLS-only server requiring client certificates, its certificate naming `localhost` (as the Kubernetes
+    one names the pods' headless names) and not 127.0.0.1; exporters started from the TLS sidecar's
+    environment with the Secret's files. Dialing the name (what $(POD_NAME).redis-headless is in a pod):
+    redis_up 1 with the server's figures. Dialing the address: redis_up 0, the name is checked (which is why
+    the sidecar dials a name, not 127.0.0.1)."""
+    secret = tmp_path / "secret"  # the Secret as a pod mounts it: ca.crt, tls.crt, tls.key
+    secret.mkdir()
+    pem = make_shared_certificates(tmp_path / "state", ["localhost"])
+    for field, name in SECRET_FILES.items():
+        (secret / name).write_text(getattr(pem, field))
+    port = free_port()
+    proc, _ = server(tmp_path, "tls", "--port", "0", "--tls-port", str(port), "--tls-cert-file", str(secret / "tls.crt"),
+                     "--tls-key-file", str(secret / "tls.key"), "--tls-ca-cert-file", str(secret / "ca.crt"),
+                     "--tls-auth-clients", "yes", "--tls-protocols", "TLSv1.2")
+    sidecar = comp.exporter_container(port, tls_mount={"name": "tls", "mountPath": str(secret), "readOnly": True})
+    assert sidecar["volumeMounts"][0]["mountPath"] == str(secret)
+    env = {e["name"]: e.get("value", PASSWORD) for e in sidecar["env"] if e["name"] != "POD_NAME"}
+    assert env["REDIS_ADDR"] == f"rediss://$(POD_NAME).redis-headless:{port}"
+    assert "REDIS_EXPORTER_SKIP_TLS_VERIFICATION" not in env
+    procs: list[subprocess.Popen] = []
+    ports = {}
+    try:
+        client = redis.Redis(host="localhost", port=port, password=PASSWORD, socket_timeout=2, ssl=True,
+                             ssl_ca_certs=str(secret / "ca.crt"), ssl_certfile=str(secret / "tls.crt"),
+                             ssl_keyfile=str(secret / "tls.key"))
+        wait_until(lambda: client.ping(), timeout=20, what="the TLS server to answer")
+        client.close()
+        for name, address in (("by-name", f"rediss://localhost:{port}"), ("by-address", f"rediss://127.0.0.1:{port}")):
+            ports[name] = free_port()
+            procs.append(subprocess.Popen(
+                ["prometheus-redis-exporter"],
+                env={"PATH": "/usr/bin:/bin", **env, "REDIS_ADDR": address,
+                     "REDIS_EXPORTER_WEB_LISTEN_ADDRESS": f"127.0.0.1:{ports[name]}"},
+                stdout=subprocess.DEVNULL, stderr=(tmp_path / f"exporter-{name}.log").open("w")))
+        def up_by_name() -> str | None:
+            page = scrape(ports["by-name"])
+            return page if re.search(r"^redis_up 1$", page, re.M) else None
+
+        by_name = wait_until(up_by_name, timeout=20, what="the exporter dialing the name to reach its server",
+                             describe_failure=lambda: (tmp_path / "exporter-by-name.log").read_text()[-2000:])
+        assert re.search(r'^redis_instance_info\{(?=.*role="master")', by_name, re.M)
+        by_address = wait_until(lambda: scrape(ports["by-address"]), timeout=20, what="the other exporter's /metrics")
+        assert re.search(r"^redis_up 0$", by_address, re.M)  # the same server, answering the other one
+    finally:
+        for p in [*procs, proc]:
+            p.terminate()
+            p.wait(timeout=20)
+
+
+@needs_kubectl
+def test_kustomize_builds_the_tls_and_metrics_tls_components_into_valid_pods(tmp_path):
+    """The shipped sentinel with `tls` and `metrics-tls` (instead of `metrics`): each exporter mounts the volume
+    the tls component adds and dials its own pod's headless name on its server's port, over TLS."""
+    overlay = tmp_path / "overlay"
+    overlay.mkdir()
+    rel = lambda *parts: os.path.relpath(MANIFESTS.joinpath(*parts), overlay)  # noqa: E731 (kustomize: relative only)
+    (overlay / "kustomization.yaml").write_text(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+        f"resources: [{rel('sentinel')}]\ncomponents: [{rel('components', 'tls')}, {rel('components', 'metrics-tls')}]\n")
+    built = yaml_docs(subprocess.run(["kubectl", "kustomize", str(overlay)], capture_output=True, text=True,
+                                     timeout=120, check=True).stdout)
+    sets = {o["metadata"]["name"]: o for o in built if o["kind"] == "StatefulSet"}
+    for name, port in (("redis", 6379), ("sentinel", 26379)):
+        spec = sets[name]["spec"]["template"]["spec"]
+        server_c, exporter = spec["containers"]
+        assert (server_c["name"], exporter["name"]) == (name, "metrics")
+        assert {"name": "tls", "secret": {"secretName": "redis-tls", "defaultMode": 0o440}} in spec["volumes"]
+        assert exporter["volumeMounts"] == [{"name": "tls", "mountPath": "/tls", "readOnly": True}]
+        names = [e["name"] for e in exporter["env"]]
+        assert names.index("POD_NAME") < names.index("REDIS_ADDR")
+        env = {e["name"]: e.get("value") for e in exporter["env"]}
+        assert env["REDIS_ADDR"] == f"rediss://$(POD_NAME).{name}-headless:{port}"
+        assert env["REDIS_EXPORTER_TLS_CLIENT_CERT_FILE"] == "/tls/tls.crt"
+    assert [o["metadata"]["name"] for o in built if o["kind"] == "Service" and "metrics" in o["metadata"]["name"]] \
+        == ["redis-metrics"]
+    for obj in built:
+        validate(obj, SCHEMA_VERSIONS[-1])
 
 def test_prometheus_operator_objects_have_their_shape():
     folder = MANIFESTS / "components" / "prometheus-operator"

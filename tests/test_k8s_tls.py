@@ -5,7 +5,10 @@ clients, with the deployment's client certificate, write and read; a plaintext c
 without a certificate are refused by a server pod; the replica has the key (replication over TLS);
 every sentinel names redis-0 (the sentinels reach the servers and answer over TLS); a pause by DEBUG
 SLEEP (redis-cli in the pod, over TLS) stops the replica answering. Nothing is left of the deployment's
-certificates after teardown.
+certificates after teardown. The deployment has the metrics sidecar (REDIS_HARNESS_K8S_METRICS; the
+fixture's Debian exporter): each exporter dials rediss:// to its own pod's headless name, checking the
+certificate's chain and name, so every one says redis_up 1, and the harness's scraper records the
+replica's lag from the primary's exporter as a run does (replication-lag.csv, the checker's summary).
 
 Standalone and Cluster, each deployed on its own: the same write and read, plaintext refused by every
 pod; the cluster was created over TLS (its bootstrap Job's CLUSTER MEET / ADDSLOTS / REPLICATE, the bus
@@ -18,6 +21,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import ssl
 import subprocess
 import sys
@@ -27,11 +31,14 @@ import pytest
 import redis
 from redis.crc import key_slot
 
+from harness.checker.replication_lag import replication_lag
+from harness.exporter_scrape import ExporterScraper, fetch
 from harness.platforms.kubernetes.platform import KubernetesPlatform, options_from_env
 from harness.pod_config import MASTER_NAME
 from harness.poll import wait_until
 from harness.redisconn import cluster_client, pod_client
 from harness.roles import current_roles
+from harness.rundir import ReplicationLagWriter, RunClock, RunDir, read_replication_lag
 from harness.scenario import Topology
 from tests.conftest import unique_id
 
@@ -40,9 +47,13 @@ pytestmark = pytest.mark.kubernetes
 TOPOLOGY = Topology(kind="sentinel", replicas=1, sentinels=3, quorum=2, tls=True, down_after_ms=30000)
 
 
+FIXTURE_EXPORTER_IMAGE = os.environ.get("REDIS_HARNESS_K8S_METRICS_IMAGE", "redis-harness/redis-exporter:1")
+
+
 @pytest.fixture(scope="module")
 def tls_deployment():
-    platform = KubernetesPlatform(**options_from_env())
+    # the metrics sidecar on this deployment rather than a run of its own: the TLS case costs seconds, not a deploy
+    platform = KubernetesPlatform(**{**options_from_env(), "metrics": True, "metrics_image": FIXTURE_EXPORTER_IMAGE})
     deployment = platform.deploy(TOPOLOGY, unique_id("tls"), owner_pid=os.getpid())
     try:
         yield platform, deployment
@@ -106,6 +117,38 @@ def test_a_debug_sleep_pause_reaches_the_server_over_tls(tls_deployment):
     finally:
         platform.resume_pod(d, replica)  # waits (bounded) until it answers again
     assert wait_until(client.ping, timeout=10, what="the replica to answer again")
+
+
+def test_the_metrics_sidecars_reach_their_servers_over_tls_and_the_lag_is_recorded(tls_deployment, tmp_path):
+    _, d = tls_deployment
+    urls = d.extra["metrics_urls"]
+    assert set(urls) == {"redis-0", "redis-1"}  # pod-ip access: the harness reaches port 9121
+
+    def up(url: str) -> str | None:
+        page = fetch(url, timeout=2)
+        return page if re.search(r"^redis_up 1$", page, re.M) else None
+
+    pages = {pod: wait_until(lambda u=url: up(u), timeout=15, what=f"{pod}'s exporter to say redis_up 1")
+             for pod, url in urls.items()}
+    assert re.search(r'^redis_instance_info\{(?=.*role="master")', pages["redis-0"], re.M)
+    assert re.search(r"^redis_master_link_up\{[^}]*\} 1$", pages["redis-1"], re.M)  # the replica's link (TLS too)
+    run = RunDir(tmp_path / "run").create()
+    writer = ReplicationLagWriter(run.replication_lag)
+    scraper = ExporterScraper(d, writer, RunClock.start(), interval_s=0.5, max_duration_s=20)
+    scraper.start()
+    try:
+        wait_until(lambda: min(scraper.answered.get(p, 0) for p in urls) >= 3, timeout=15,
+                   what="three scrapes of each exporter", describe_failure=lambda: str(scraper.last_error))
+    finally:
+        assert scraper.stop()
+        writer.close()
+    table = read_replication_lag(run.replication_lag).value
+    assert table is not None and len(table) >= 3
+    assert set(table["pod"]) == {"redis-0"} and set(table["replica"]) == {"redis-1"}
+    assert (table["state"] == "online").all() and (table["lag_bytes"] >= 0).all() and (table["lag_s"] >= 0).all()
+    summary = replication_lag(table)
+    assert summary is not None and summary["redis-1"]["primaries"] == ["redis-0"]
+    print(f"exporters over TLS: redis_up 1 on {sorted(pages)}; {len(table)} lag rows; replication_lag {summary}")
 
 
 def _times_out(client: redis.Redis) -> bool:

@@ -92,13 +92,43 @@ def test_a_tls_topology_renders_only_with_its_secret():
 
 
 def test_what_cannot_run_with_tls_is_refused_before_deploying(monkeypatch, tmp_path):
-    with pytest.raises(CapabilityError, match="metrics sidecar"):
-        deployed(monkeypatch, tmp_path, TOPOLOGY.model_copy(update={"tls": True}), metrics=True)
     with pytest.raises(CapabilityError, match="its tls_secret"):
         deployed(monkeypatch, tmp_path, TOPOLOGY.model_copy(update={"tls": True}), tls_secret="operators")
     assert tls_refusals(load_scenario(FLAGSHIP, {"topology.tls": True, "platform": "kubernetes"}), "kubernetes") == []
     assert tls_refusals(load_scenario(FLAGSHIP, IN_CLUSTER_LOAD), "kubernetes") == []  # the load pods mount it
 
+
+
+def test_the_metrics_sidecar_mounts_the_secret_and_dials_a_name_the_certificate_holds(monkeypatch, tmp_path):
+    """With REDIS_HARNESS_K8S_METRICS the exporter beside each Redis container mounts the Secret, dials rediss://
+    to the pod's own short headless name (the certificate names *.redis-headless; no skip of verification)
+    with the Secret's CA and the pods' certificate as its client's; the sentinels have no exporter in a run."""
+    platform, applied, d = deployed(monkeypatch, tmp_path, TOPOLOGY.model_copy(update={"tls": True}), metrics=True)
+    sets = {o["metadata"]["name"]: o["spec"]["template"]["spec"] for o in applied if o["kind"] == "StatefulSet"}
+    assert [c["name"] for c in sets["sentinel"]["containers"]] == ["sentinel"]
+    exporter = next(c for c in sets["redis"]["containers"] if c["name"] == "metrics")
+    env = [(e["name"], e.get("value")) for e in exporter["env"]]
+    assert env[0] == ("POD_NAME", None)  # before REDIS_ADDR, which the kubelet expands it into
+    assert exporter["env"][0]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    values = dict(env)
+    assert values["REDIS_ADDR"] == "rediss://$(POD_NAME).redis-headless:6379"
+    assert {k: values[k] for k in values if k.startswith("REDIS_EXPORTER_TLS")} == {
+        "REDIS_EXPORTER_TLS_CA_CERT_FILE": "/tls/ca.crt", "REDIS_EXPORTER_TLS_CLIENT_CERT_FILE": "/tls/tls.crt",
+        "REDIS_EXPORTER_TLS_CLIENT_KEY_FILE": "/tls/tls.key"}
+    assert "REDIS_EXPORTER_SKIP_TLS_VERIFICATION" not in values
+    assert exporter["volumeMounts"] == [{"name": "tls", "mountPath": "/tls", "readOnly": True}]
+    secret = next(o for o in applied if o["kind"] == "Secret")
+    cert = x509.load_pem_x509_certificate(secret["stringData"]["tls.crt"].encode())
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
+    assert "*.redis-headless" in names  # what redis-N.redis-headless matches
+    platform.teardown(d)
+    # without TLS: the plaintext loopback address, nothing mounted
+    _, plain, d = deployed(monkeypatch, tmp_path, TOPOLOGY, metrics=True)
+    plain_exporter = next(c for o in plain if o["kind"] == "StatefulSet" and o["metadata"]["name"] == "redis"
+                          for c in o["spec"]["template"]["spec"]["containers"] if c["name"] == "metrics")
+    assert [e["name"] for e in plain_exporter["env"]] == ["REDIS_ADDR", "REDIS_PASSWORD",
+                                                          "REDIS_EXPORTER_WEB_LISTEN_ADDRESS"]
+    assert plain_exporter["env"][0]["value"] == "redis://127.0.0.1:6379" and "volumeMounts" not in plain_exporter
 
 IN_CLUSTER_LOAD = {"topology.tls": True, "platform": "kubernetes", "workload.locust.workers": 2,
                    "workload.redis_benchmark": {"enabled": True, "in_cluster": True}}

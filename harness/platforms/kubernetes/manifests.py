@@ -21,6 +21,7 @@ from harness.platforms.kubernetes.objects import (
     DEFAULT_IMAGE,
     DEFAULT_SIDECAR_IMAGE,
     Obj,
+    TLS_VOLUME_MOUNT,
     RenderOptions,
     dump_yaml,
     fault_sidecar_container,
@@ -123,9 +124,16 @@ def _production_components() -> dict[str, str]:
               "harness's networkpolicy backend): both would act on the same pods.")
     component("metrics", [production.metrics_service()],
               "redis_exporter beside each Redis and Sentinel container (port 9121; the password from the Secret "
-              "redis-auth, never on a command line) and a headless Service `redis-metrics` for scraping. Not with "
-              "the tls component (the exporter would need rediss:// and the certificates).",
+              "redis-auth, never on a command line) and a headless Service `redis-metrics` for scraping. With "
+              "the tls component use metrics-tls instead.",
               [_json_patch(ops, target) for target, ops in production.metrics_patches()])
+    component("metrics-tls", [production.metrics_service()],
+              "The metrics component for use with the tls component, instead of metrics: each redis_exporter "
+              "mounts the Secret redis-tls at /tls and dials rediss://$(POD_NAME).redis-headless:6379 "
+              "(.sentinel-headless:26379 beside a sentinel) with ca.crt and tls.crt/tls.key as its client "
+              "certificate, checking the server's name: the certificate must name *.redis-headless and "
+              "*.sentinel-headless (short forms; a harness run's certificate does).",
+              [_json_patch(ops, target) for target, ops in production.metrics_patches(dict(TLS_VOLUME_MOUNT))])
     component("prometheus-operator", [production.service_monitor(), production.prometheus_rule()],
               "A ServiceMonitor for the metrics component's Service and PrometheusRules (Redis down, a failover, "
               "not exactly one primary, a replication link down, replication lag). Needs the Prometheus "

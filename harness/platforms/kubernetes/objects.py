@@ -468,8 +468,10 @@ def redis_statefulset(topology: Topology, image: str, options: RenderOptions, ch
         container["lifecycle"] = {"preStop": {"exec": {"command": ["sh", "/scripts/redis-prestop.sh"]}}}
     containers = [container]
     if options.metrics:  # on the Redis pods only: the run records replication figures, which Sentinel lacks
+        # with TLS it mounts the Secret too and dials the pod's own headless name (exporter_container says why)
         containers.append(exporter_container(REDIS_PORT, options.metrics_image,
-                                             password_required=_auth_required(topology, options)))
+                                             password_required=_auth_required(topology, options),
+                                             tls_mount=dict(TLS_VOLUME_MOUNT) if options.tls_secret else None))
     claims = None
     persistent = topology.persistent_volumes
     if persistent:

@@ -33,11 +33,9 @@ def dns_names(namespace: str, cluster_domain: str) -> list[str]:
 
 def secret_name(options: RenderOptions) -> str:
     """The Secret a `topology.tls` deployment's pods mount (made by `deploy`); CapabilityError, before anything
-    exists, for what cannot run with it: the metrics sidecar (redis_exporter would need rediss:// and a
-    client certificate), an operator's own tls_secret (the harness's clients need a certificate its CA signed)."""
-    if options.metrics:
-        raise CapabilityError("topology.tls: the metrics sidecar (REDIS_HARNESS_K8S_METRICS) does not speak TLS "
-                              "(not built); run without one of them")
+    exists, for what cannot run with it: an operator's own tls_secret (the harness's clients need a certificate
+    its CA signed). The metrics sidecar mounts it too and dials rediss:// to the pod's own headless name, which
+    dns_names puts in the certificate (components.exporter_container)."""
     if options.tls_secret:
         raise CapabilityError(f"topology.tls: the platform makes the deployment's own certificates; its tls_secret "
                               f"option ({options.tls_secret!r}) is for pods without topology.tls")
