@@ -219,23 +219,17 @@ class _Session:
         self.drivers = self._load_drivers()
         for driver in self.drivers:  # in-cluster Locust: its pods deployed and connected before t = 0
             driver.prepare()
+        self._start_run_time()
         bound = scenario.duration_s + scenario.settle_s + 120  # every thread stops by itself, even if never told
         self.watcher = Watcher(deployment, self.events, max_duration_s=bound)
+        self.watcher.start()
+        self._start_scraper(bound)
         if scenario.workload.probe.enabled:
             self.probe = Probe(deployment, scenario.workload.probe, self.history, self.events, seed=scenario.seed,
                                max_duration_s=bound)
-        self._start_run_time()
-        # the load drivers first: their schedules count from t = 0 (an open loop drops what is overdue by its
-        # backlog limit), and started after the watchers' threads they began 1.09 s after t = 0 in a TLS run
-        # on the fixture (load average ~10; the cause not pinned down). The probe stays after the watchers, as
-        # it always was: its own start is its schedule's, and its first operations beside the watchers'
-        # first connections raised a 5 s run's p99 (tests/test_store_real.py caught it)
+            self.probe.start()
         for driver in self.drivers:
             driver.start()
-        self.watcher.start()
-        self._start_scraper(bound)
-        if self.probe is not None:
-            self.probe.start()
         self.events.emit("runner", "load-start")
         self.nemesis = Nemesis(self.platform, deployment, list(scenario.faults), self.events, self.clock,
                                seed=scenario.seed)
