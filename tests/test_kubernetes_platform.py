@@ -813,7 +813,7 @@ def test_a_drill_step_patches_only_the_redis_container_image():
     assert "updateStrategy" not in template_patch("redis:7.0.15", first=False)["spec"]
 
 
-def test_generator_pods_see_the_deployment_by_dns_names_with_the_mounted_secret_and_no_password():
+def test_generator_pods_see_the_deployment_by_dns_names_with_the_mounted_secret_and_no_password(tmp_path):
     """What a generator pod is given (harness.platforms.kubernetes.openloop.pod_view, objects.openloop_pods):
     every pod by its DNS name and standard port (a recreated pod keeps its name; the harness's pod IPs or
     port-forwards mean nothing in the cluster), the TLS Secret where the pod mounts it, and the password
@@ -825,18 +825,19 @@ def test_generator_pods_see_the_deployment_by_dns_names_with_the_mounted_secret_
     from harness.platforms.kubernetes.openloop import pod_view
 
     deployment = Deployment(
-        id="d", platform="kubernetes", network="kubernetes", state_dir="/tmp/x", client_address="127.0.0.1",
+        id="d", platform="kubernetes", network="kubernetes", state_dir=str(tmp_path), client_address="127.0.0.1",
         topology={"kind": "sentinel", "tls": True, "password": "s3cret"},
         pods=[Pod("redis-0", "redis", "127.0.0.1", 40001), Pod("sentinel-0", "sentinel", "127.0.0.1", 40002)],
         extra={"namespace": "rh-x", "cluster_domain": "cluster.local", "access": "port-forward",
                "pod_ips": {"redis-0": "10.244.0.5"}})
+    deployment.save()  # the harness's saved deployment (its port-forwards): an engine on this machine re-reads it
     view = pod_view(KubernetesPlatform(), deployment)
     assert [(p["host"], p["port"]) for p in view["pods"]] == [
         ("redis-0.redis-headless.rh-x.svc.cluster.local", 6379), ("sentinel-0.sentinel-headless.rh-x.svc.cluster.local", 26379)]
     assert view["extra"]["aliases"]["10.244.0.5:6379"] == "redis-0" and "password" not in view["topology"]
     seen = Deployment(**{**view, "pods": [Pod(**p) for p in view["pods"]]})
     assert seen.tls is not None and seen.tls.ca == "/tls/ca.crt" and seen.tls.cert == "/tls/tls.crt"
-    assert not seen.state_file.exists()  # nothing to re-read: the names do not change
+    assert deployment.state_file.exists() and not seen.state_file.exists()  # a pod re-reads nothing: names stay
     (pod, _) = openloop_pods(2, view, "{}", RenderOptions(namespace="rh-x", tls_secret="redis-tls"), wait_s=60,
                              deadline_s=600)
     spec = pod["spec"]

@@ -4,7 +4,8 @@ Redis, driven through its gate directory exactly as harness.platforms.kubernetes
 - a run's step (armed first, started by `<n>.go`): every scheduled request acknowledged, the per-second
   rows it printed add up to its result, and they start at the second the go named;
 - a sweep's step (its start in the step file): the same, with the warm-up outside the counted window;
-- `stop` ends the process by itself, exit code 0; lines that are not messages are not taken for ones.
+- `stop` ends the process by itself, exit code 0; lines that are not messages are not taken for ones;
+- not connected when armed is a `warning`, still not connected at the start an `error` (exit non-zero).
 """
 
 from __future__ import annotations
@@ -82,3 +83,35 @@ def test_only_marked_json_lines_are_messages():
     assert parse("Traceback (most recent call last):") is None
     assert parse(MARK + "{not json") is None
     assert parse(MARK + '{"step": 1}') is None  # no kind
+
+
+def test_a_pod_not_connected_when_armed_warns_and_fails_only_at_its_start(deploy, tmp_path):
+    """Not connected when armed is a `warning`: the engine tries again at the start (a primary may be back by
+    then), and the harness fails the driver on `error` only. Still not connected at the start is an `error`, and
+    the process ends non-zero. Pointed at a port where nothing listens, both happen."""
+    deployment = deploy({"kind": "standalone"}, "olwarn")
+    data = asdict(deployment) | {"state_dir": str(tmp_path / "none")}  # as in a pod (pod_view): no saved deployment
+    for pod in data["pods"]:
+        pod["port"] = 1  # nothing listens there
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    env = {**os.environ, DEPLOYMENT_ENV: json.dumps(data), GATE_ENV: str(gate), WAIT_ENV: "30",
+           SPEC_ENV: json.dumps({"clients": 1, "keyspace": 100})}
+    proc = subprocess.Popen([sys.executable, "-m", "harness.workload.openloop.pod"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    seen: list[dict] = []
+    try:
+        _next(proc, "ready", 0, seen)
+        _write(gate, "1.step", json.dumps({"rate": 100, "duration_s": 1, "warmup_s": 0, "clients": 1, "seed": 1}))
+        _next(proc, "armed", 1, seen)
+        assert [m["kind"] for m in seen] == ["ready", "warning", "armed"], seen
+        assert "not connected before the start" in seen[1]["detail"], seen
+        _write(gate, "1.go", repr(time.time()))
+        error = _next(proc, "error", 0, seen)
+        assert "could not connect" in error["detail"], error
+        assert proc.wait(timeout=10) != 0
+        assert not [m for m in seen if m["kind"] == "result"], seen
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

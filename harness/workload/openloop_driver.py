@@ -81,8 +81,11 @@ async def _generate(deployment: Deployment, spec: OpenLoopRunLoad, plan: StepPla
     return (await engine.run()).as_dict()
 
 
-class OpenLoopDriver:
-    """The runner's LoadDriver for `workload.openloop`."""
+class OpenLoopSeries:
+    """What a run's open loop is wherever its generator runs (processes here, pods on Kubernetes:
+    harness.platforms.kubernetes.openloop): the per-second files merged into series/openloop.csv as
+    they come, and at the end the totals, the generator's own limit and the driver-end event.
+    A subclass starts and ends the generator, fills `parts` with its results and says its `_errors`."""
 
     name = DRIVER
 
@@ -91,17 +94,77 @@ class OpenLoopDriver:
         self.deployment, self.spec, self.run_dir = deployment, spec, run_dir
         self.clock, self.events, self.duration_s, self.seed = clock, events, duration_s, seed
         self.dir = run_dir.openloop_seconds_dir
+        self._merger: threading.Thread | None = None
+        self._merged = threading.Event()  # set at the end: the merging thread stops
+        self._started = self._finished = False
+        self._lock = threading.Lock()
+        self.parts: list[dict[str, Any]] = []
+        self.totals: dict[str, Any] = {}
+
+    def _alive(self) -> bool:
+        """Some part of the generator still runs."""
+        raise NotImplementedError
+
+    def _errors(self) -> list[str]:
+        """What went wrong, each said as a driver-error event (non-empty: the driver failed)."""
+        raise NotImplementedError
+
+    def _start_merging(self) -> None:
+        self._merger = threading.Thread(target=self._merge_loop, name="openloop-series", daemon=True)
+        self._merger.start()
+
+    def _merge_loop(self) -> None:
+        bound = time.monotonic() + self.duration_s + GRACE_S + 30
+        while self._alive() and time.monotonic() < bound and not self._finished:
+            self._write_series()
+            self._merged.wait(MERGE_EVERY_S)
+
+    def _write_series(self) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = seconds.series_rows(seconds.merge_files(sorted(self.dir.glob(seconds.FILE_GLOB))))
+            write_series(self.run_dir.series(DRIVER), rows, seconds.SERIES_FILE_COLUMNS)
+            return rows
+
+    def _finish(self) -> int:
+        with self._lock:
+            if self._finished:
+                return 0 if not self._errors() else 1
+            self._finished = True
+        self._merged.set()
+        rows = self._write_series()
+        errors = self._errors()
+        for error in errors:
+            self.events.emit("driver", "driver-error", driver=DRIVER, detail=error)
+        self.totals = {k: sum(int(r[k]) for r in rows) for k in ("offered", "ok", "fail", "dropped", "late")}
+        good = [p for p in self.parts if "error" not in p]
+        why = ""
+        if good and self._started:  # its CPU and timer only: connecting at t = 0 is not a saturation (merge's
+            step = merge(self.spec.rate, good, 0.0, self.duration_s)  # start-lag reason is a sweep step's)
+            why = saturation_reason(step.generator_cpu, step.generator_busy, step.loop_lag_p99_ms,
+                                    step.late + step.dropped, step.offered)
+            self.totals |= {"reconnects": step.reconnects, "generator_cpu": step.generator_cpu,
+                            "loop_lag_p99_ms": step.loop_lag_p99_ms}
+        if not self._started:
+            detail = "never started (stopped before t=0)"
+        else:
+            detail = ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v:g}" for k, v in self.totals.items())
+        self.events.emit("driver", "driver-end", driver=DRIVER, generator_limit=why,
+                         detail=detail + (f"; generator limit: {why}" if why else ""))
+        return 1 if errors else 0
+
+
+class OpenLoopDriver(OpenLoopSeries):
+    """The runner's LoadDriver for `workload.openloop`: the generator as processes on this machine."""
+
+    def __init__(self, deployment: Deployment, spec: OpenLoopRunLoad, run_dir: RunDir, clock: RunClock,
+                 events: EventLog, *, duration_s: float, seed: int = 0):
+        super().__init__(deployment, spec, run_dir, clock, events, duration_s=duration_s, seed=seed)
         ctx = multiprocessing.get_context("spawn")
         self._ctx = ctx
         self._starts = [ctx.Queue() for _ in range(spec.processes)]
         self._ready = [ctx.Event() for _ in range(spec.processes)]
         self._stop, self._results = ctx.Event(), ctx.Queue()
         self._procs: list[SpawnProcess] = []
-        self._merger: threading.Thread | None = None
-        self._started = self._finished = False
-        self._lock = threading.Lock()
-        self.parts: list[dict[str, Any]] = []
-        self.totals: dict[str, Any] = {}
 
     def prepare(self) -> None:
         """Spawn the workers now: their interpreter start and imports fall before t = 0."""
@@ -134,24 +197,10 @@ class OpenLoopDriver:
                          detail=f"open loop {self.spec.rate:g} ops/s from t=0 until t={self.duration_s:g}s, "
                                 f"{self.spec.clients} connections per node, pipeline {self.spec.pipeline}, "
                                 f"{self.spec.processes} process(es) (pids {', '.join(str(p.pid) for p in self._procs)}){late}")
-        self._merger = threading.Thread(target=self._merge_loop, name="openloop-series", daemon=True)
-        self._merger.start()
-
-    def _merge_loop(self) -> None:
-        bound = time.monotonic() + self.duration_s + GRACE_S + 30
-        while self._alive() and time.monotonic() < bound and not self._finished:
-            self._write_series()
-            self._stop.wait(MERGE_EVERY_S)
+        self._start_merging()
 
     def _alive(self) -> bool:
-        """Some generator still runs (its processes here; pods for harness.platforms.kubernetes.openloop)."""
         return any(p.is_alive() for p in self._procs)
-
-    def _write_series(self) -> list[dict[str, Any]]:
-        with self._lock:
-            rows = seconds.series_rows(seconds.merge_files(sorted(self.dir.glob(seconds.FILE_GLOB))))
-            write_series(self.run_dir.series(DRIVER), rows, seconds.SERIES_FILE_COLUMNS)
-            return rows
 
     def wait(self, timeout: float | None = None) -> int:
         """Until the workers end (their schedule ends at the run's end); past `timeout`, stopped: an error."""
@@ -188,32 +237,6 @@ class OpenLoopDriver:
                     break
         for proc in self._procs:
             proc.join(max(0.0, min(2.0, deadline - time.monotonic())))
-
-    def _finish(self) -> int:
-        with self._lock:
-            if self._finished:
-                return 0 if not self._errors() else 1
-            self._finished = True
-        rows = self._write_series()
-        errors = self._errors()
-        for error in errors:
-            self.events.emit("driver", "driver-error", driver=DRIVER, detail=error)
-        self.totals = {k: sum(int(r[k]) for r in rows) for k in ("offered", "ok", "fail", "dropped", "late")}
-        good = [p for p in self.parts if "error" not in p]
-        why = ""
-        if good and self._started:  # its CPU and timer only: connecting at t = 0 is not a saturation (merge's
-            step = merge(self.spec.rate, good, 0.0, self.duration_s)  # start-lag reason is a sweep step's)
-            why = saturation_reason(step.generator_cpu, step.generator_busy, step.loop_lag_p99_ms,
-                                    step.late + step.dropped, step.offered)
-            self.totals |= {"reconnects": step.reconnects, "generator_cpu": step.generator_cpu,
-                            "loop_lag_p99_ms": step.loop_lag_p99_ms}
-        if not self._started:
-            detail = "never started (stopped before t=0)"
-        else:
-            detail = ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v:g}" for k, v in self.totals.items())
-        self.events.emit("driver", "driver-end", driver=DRIVER, generator_limit=why,
-                         detail=detail + (f"; generator limit: {why}" if why else ""))
-        return 1 if errors else 0
 
     def _errors(self) -> list[str]:
         errors = [f"a generator process failed: {p['error']}" for p in self.parts if "error" in p]

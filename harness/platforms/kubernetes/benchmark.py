@@ -33,7 +33,7 @@ from harness.errors import PlatformError
 from harness.platforms.kubernetes.objects import BENCHMARK_GATE, BenchmarkControl, redis_benchmark_job
 from harness.platforms.kubernetes.gate import Gate
 from harness.platforms.kubernetes.platform import KubernetesPlatform
-from harness.poll import PollTimeout, wait_until
+from harness.poll import wait_until
 from harness.roles import primaries
 from harness.rundir import EventLog, RunClock, RunDir
 from harness.scenario import RedisBenchmarkLoad, Topology
@@ -80,12 +80,8 @@ class InClusterBenchmark:
         control = BenchmarkControl.for_run(self._primary_host(), self.spec, ready_timeout_s=self.platform.ready_timeout_s,
                                            duration_s=self.duration_s, grace_s=STOP_GRACE_S)
         self.platform.apply(redis_benchmark_job(self.spec, self.topology, options, control=control))
-        try:
-            self.pod = str(wait_until(self._running_pod, timeout=self.platform.ready_timeout_s, interval=0.2,
-                                      what="the redis-benchmark Job's pod to run",
-                                      describe_failure=lambda: self.platform.diagnose(self.namespace)))
-        except PollTimeout as exc:
-            raise PlatformError(str(exc)) from None
+        self.pod = str(self.platform.wait_for(self._running_pod, "the redis-benchmark Job's pod to run", self.namespace,
+                                              interval=0.2))
         try:
             self._gate = Gate(self.platform.api.exec_core, self.namespace, self.pod, CONTAINER, f"{BENCHMARK_GATE}/go")
         except Exception as exc:  # noqa: BLE001 - the API's errors come in many types

@@ -78,20 +78,15 @@ class InClusterLocust:
         t0 = time.monotonic()
         for obj in locust_objects(self.spec, self.topology, options, seed=self.seed, controlled=True):
             self.platform.apply(obj)
-        self._master_pod = self._wait(self._ready_master, "the Locust master pod to be Ready")
+        self._master_pod = self.platform.wait_for(self._ready_master, "the Locust master pod to be Ready", self.namespace,
+                                                  interval=0.5)
         self._connect_master()
         workers = self.spec.workers
-        self._wait(lambda: self._ready_workers() >= (workers or 0), f"{workers} Locust workers to connect to the master")
+        self.platform.wait_for(lambda: self._ready_workers() >= (workers or 0),
+                               f"{workers} Locust workers to connect to the master", self.namespace, interval=0.5)
         # said at start(), once the clock has moved to t = 0, so the event carries its (negative) run time
         self._ready = (time.time(), f"in-cluster Locust master and {workers} workers ready in "
                                     f"{time.monotonic() - t0:.1f}s")
-
-    def _wait(self, condition, what: str) -> Any:
-        try:
-            return wait_until(condition, timeout=self.platform.ready_timeout_s, interval=0.5, what=what,
-                              describe_failure=lambda: self.platform.diagnose(self.namespace))
-        except PollTimeout as exc:
-            raise PlatformError(str(exc)) from None
 
     def _pods(self, component: str) -> list[Any]:
         return self.platform.api.core.list_namespaced_pod(

@@ -38,7 +38,6 @@ from harness.platforms.kubernetes.objects import (
     openloop_pods,
 )
 from harness.platforms.kubernetes.platform import KubernetesPlatform, aliases_for, pod_fqdn
-from harness.poll import PollTimeout, wait_until
 from harness.rundir import EventLog, RunClock, RunDir
 from harness.scenario import OpenLoopRunLoad
 from harness.workload.openloop import seconds
@@ -46,7 +45,7 @@ from harness.workload.openloop.engine import NS
 from harness.workload.openloop.pod import parse
 from harness.workload.openloop.pool import Step, client_shares, merge
 from harness.workload.openloop.spec import OpenLoopLoad
-from harness.workload.openloop_driver import DRIVER, GRACE_S, OpenLoopDriver
+from harness.workload.openloop_driver import DRIVER, GRACE_S, OpenLoopSeries
 
 CONTAINER = "openloop"
 STEP_WAIT_S = 900.0  # a pod waits this long for its next step, then ends
@@ -99,18 +98,12 @@ class GeneratorPods:
                                  wait_s=STEP_WAIT_S, deadline_s=self.deadline_s):
             self.platform.apply(obj)
         for name in self.names:
-            self._wait(lambda name=name: self._started(name), f"generator pod {name} to start")  # type: ignore[misc]
+            self.platform.wait_for(lambda name=name: self._started(name),  # type: ignore[misc]
+                                   f"generator pod {name} to start", self.namespace, interval=0.2)
             thread = threading.Thread(target=self._follow, args=(name,), name=f"follow-{name}", daemon=True)
             thread.start()
             self._followers.append(thread)
         self.wait_all("ready", 0, self.platform.ready_timeout_s)
-
-    def _wait(self, condition, what: str) -> Any:
-        try:
-            return wait_until(condition, timeout=self.platform.ready_timeout_s, interval=0.2, what=what,
-                              describe_failure=lambda: self.platform.diagnose(self.namespace))
-        except PollTimeout as exc:
-            raise PlatformError(str(exc)) from None
 
     def _started(self, name: str) -> bool:
         """Its container runs (or already ended: its log says why)."""
@@ -198,10 +191,10 @@ class GeneratorPods:
             return parts, [f"generator pod {name} left no result for step {n}: {self.problems([name])}"
                            for name in missing]
 
-    def errors(self) -> list[str]:
-        """What the pods said went wrong (`error` messages: a start without a primary, a crash)."""
+    def said(self, kind: str) -> list[str]:
+        """The pods' `error` (a crash) or `warning` (not connected before the start) messages, named."""
         with self._cond:
-            return [f"{name}: {m['detail']}" for (name, kind, _), m in sorted(self._messages.items()) if kind == "error"]
+            return [f"{name}: {m['detail']}" for (name, k, _), m in sorted(self._messages.items()) if k == kind]
 
     def problems(self, names: list[str]) -> str:
         lines = []
@@ -254,7 +247,7 @@ def _plans(spec: OpenLoopLoad, rate: float, duration_s: float, warmup_s: float, 
              "seed": seed + i, **more} for i, clients in enumerate(client_shares(spec.clients, workers))]
 
 
-class InClusterOpenLoop(OpenLoopDriver):
+class InClusterOpenLoop(OpenLoopSeries):
     """The runner's LoadDriver for `workload.openloop.workers` on Kubernetes."""
 
     def __init__(self, platform: KubernetesPlatform, deployment: Deployment, spec: OpenLoopRunLoad, run_dir: RunDir,
@@ -293,15 +286,14 @@ class InClusterOpenLoop(OpenLoopDriver):
             list(pool.map(lambda gate: gate.open(repr(self.clock.start_wall)), self._gates))
         self.go_t = (sent, self.clock.t())
         self._started = True
-        errors = self.pods.errors()
+        warnings = self.pods.said("warning")
         self.events.emit("driver", "driver-start", driver=DRIVER,
                          detail=f"open loop {self.spec.rate:g} ops/s from t=0 until t={self.duration_s:g}s, "
                                 f"{self.spec.clients} connections per node, pipeline {self.spec.pipeline}, in "
                                 f"{len(self.pods.names)} pod(s) ({', '.join(self.pods.names)}): start sent at "
                                 f"t={sent:.3f}s, written in every pod by t={self.go_t[1]:.3f}s"
-                                + (f"; before the start: {'; '.join(errors)}" if errors else ""))
-        self._merger = threading.Thread(target=self._merge_loop, name="openloop-series", daemon=True)
-        self._merger.start()
+                                + (f"; before the start: {'; '.join(warnings)}" if warnings else ""))
+        self._start_merging()
 
     def _alive(self) -> bool:
         return self.pods.alive()
@@ -328,8 +320,7 @@ class InClusterOpenLoop(OpenLoopDriver):
         return self._finish()
 
     def _errors(self) -> list[str]:
-        return ([f"a generator pod said: {e}" for e in self.pods.errors() if "before the start" not in e]
-                + self._missing)
+        return [f"a generator pod said: {e}" for e in self.pods.said("error")] + self._missing
 
 
 class PodGeneratorPool:

@@ -343,14 +343,14 @@ class KubernetesPlatform:
     def _wait_ready(self, deployment: Deployment, topology: Topology) -> None:
         ns = deployment.extra["namespace"]
         if topology.kind == "naive":
-            self._wait(lambda: len(naive.ready_pod_names(self.api.core, ns)) >= topology.instances,
+            self.wait_for(lambda: len(naive.ready_pod_names(self.api.core, ns)) >= topology.instances,
                        f"Deployment {naive.NAME}: {topology.instances} pods Ready", ns)
             return
         if topology.kind == "cluster":
-            self._wait(lambda: self._job_done(ns, "redis-cluster-create"), "the cluster bootstrap Job to succeed", ns)
+            self.wait_for(lambda: self._job_done(ns, "redis-cluster-create"), "the cluster bootstrap Job to succeed", ns)
         for name, replicas in (("redis", len(topology.redis_pod_names())), ("sentinel", len(topology.sentinel_pod_names()))):
             if replicas:
-                self._wait(lambda n=name, r=replicas: self._statefulset_ready(ns, n, r),  # type: ignore[misc]
+                self.wait_for(lambda n=name, r=replicas: self._statefulset_ready(ns, n, r),  # type: ignore[misc]
                            f"StatefulSet {name}: {replicas} pods Ready", ns)
 
     def _wait_sentinels_can_fail_over(self, deployment: Deployment, topology: Topology) -> None:
@@ -362,7 +362,7 @@ class KubernetesPlatform:
                     return sentinel_can_fail_over(deployment, s, topology.replicas, topology.sentinels)
                 except Exception:  # noqa: BLE001 - a sentinel still starting answers nothing yet
                     return False
-            self._wait(sees_all, f"{s.name} to see {topology.replicas} replicas and {topology.sentinels - 1} sentinels",
+            self.wait_for(sees_all, f"{s.name} to see {topology.replicas} replicas and {topology.sentinels - 1} sentinels",
                        deployment.extra["namespace"])
 
     def _statefulset_ready(self, ns: str, name: str, replicas: int) -> bool:
@@ -389,8 +389,9 @@ class KubernetesPlatform:
             raise PlatformError(f"Job {name} failed {status.failed} times\n{self.diagnose(ns)}")
         return bool(status.succeeded)
 
-    def _wait(self, condition: Callable[[], Any], what: str, ns: str, timeout: float | None = None,
-              interval: float = 1.0) -> Any:
+    def wait_for(self, condition: Callable[[], Any], what: str, ns: str, timeout: float | None = None,
+                 interval: float = 1.0) -> Any:
+        """`condition`'s first truthy value; past the timeout, a PlatformError with what the namespace's pods say."""
         try:
             return wait_until(condition, timeout=timeout or self.ready_timeout_s, interval=interval, what=what,
                               describe_failure=lambda: self.diagnose(ns))
@@ -558,7 +559,7 @@ class KubernetesPlatform:
             self._refuse_unpullable_images(ns)
             return False
 
-        self._wait(back, f"pod {pod.name} to be recreated and Ready", ns)
+        self.wait_for(back, f"pod {pod.name} to be recreated and Ready", ns)
         self.refresh(deployment)
 
     def _wait_naive_replacement(self, deployment: Deployment, pod: Pod) -> None:
@@ -571,7 +572,7 @@ class KubernetesPlatform:
             ready = naive.ready_pod_names(self.api.core, ns)
             return gone not in ready and len(ready) >= wanted
 
-        self._wait(replaced, f"Deployment {naive.NAME} to replace pod {gone} with a Ready one", ns)
+        self.wait_for(replaced, f"Deployment {naive.NAME} to replace pod {gone} with a Ready one", ns)
         self._name_naive_pods(deployment)
         self.refresh(deployment)
 
@@ -601,7 +602,7 @@ class KubernetesPlatform:
                     return False
                 raise
 
-        self._wait(replaced, f"claim {claim} to be replaced by a new, empty one", ns)
+        self.wait_for(replaced, f"claim {claim} to be replaced by a new, empty one", ns)
 
     def pause_pod(self, deployment: Deployment, pod: Pod, *, duration_s: float | None = None,
                   method: str | None = None) -> None:
@@ -637,7 +638,7 @@ class KubernetesPlatform:
         deployment.extra["on_delete"] = True
         self.kill_pod(deployment, pod, grace_period_s=None)
         old_uid = self._killed_uid.pop((deployment.id, pod.name), None)
-        self._wait(lambda: self._stopped(ns, pod.name, old_uid), f"pod {pod.name}'s containers to stop", ns, interval=0.2)
+        self.wait_for(lambda: self._stopped(ns, pod.name, old_uid), f"pod {pod.name}'s containers to stop", ns, interval=0.2)
 
         def running() -> bool:
             current = self.api.core.read_namespaced_pod(pod.name, ns)
@@ -649,7 +650,7 @@ class KubernetesPlatform:
             return any(c.name == k8s_upgrade.CONTAINER and c.state.running
                        for c in (current.status.container_statuses or []))
 
-        self._wait(running, f"pod {pod.name} to be recreated with {image} and running", ns, interval=0.2)
+        self.wait_for(running, f"pod {pod.name} to be recreated with {image} and running", ns, interval=0.2)
         pod.server, pod.version = server, image
         self.refresh(deployment)
 
@@ -686,7 +687,7 @@ class KubernetesPlatform:
         from harness.redisconn import pod_client
 
         ns = deployment.extra["namespace"]
-        self._wait(lambda: pod_client(deployment, pod, timeout=1).ping(), f"{pod.name} to answer PING", ns,
+        self.wait_for(lambda: pod_client(deployment, pod, timeout=1).ping(), f"{pod.name} to answer PING", ns,
                    timeout=timeout, interval=0.1)
         running = str(pod_client(deployment, pod, timeout=2).info("server").get("redis_version", "?"))
         promised = image_binary(pod.version).version_str
@@ -814,7 +815,7 @@ class KubernetesPlatform:
                     from harness.redisconn import pod_client
 
                     pod = deployment.pod(name)
-                    self._wait(lambda: pod_client(deployment, pod, timeout=1).ping(), f"{name} to answer PING", ns,
+                    self.wait_for(lambda: pod_client(deployment, pod, timeout=1).ping(), f"{name} to answer PING", ns,
                                timeout=op.params.get("timeout_s"))
                 else:
                     self.start_pod(deployment, deployment.pod(name))

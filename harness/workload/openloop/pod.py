@@ -13,7 +13,7 @@ The protocol, step n = 1, 2, ...:
 - with `seconds: true` the engine's per-second rows go out as they come (a run's series), and at the
   step's end its result (engine.StepResult); `<gate>/stop` ends the step now and the pod after it.
 
-Each message is one stdout line: MARK, then JSON with `kind` (ready | armed | seconds | result | error)
+Each message is one stdout line: MARK, then JSON with `kind` (ready | armed | seconds | result | warning | error)
 and `step`. The time base is Unix time converted to this pod's monotonic clock at the start: the
 run's seconds to within the clocks' offset between the harness's machine and the node (none on a
 single-node cluster; NTP's on a real one), as for in-cluster Locust.
@@ -85,7 +85,7 @@ async def _steps(deployment: Any, spec: Any, gate: Path, wait_s: float) -> None:
         try:
             await engine.connect()
         except RuntimeError as exc:  # no primary right now: run() tries again at the start and says what failed
-            say("error", n, detail=f"not connected before the start: {exc}")
+            say("warning", n, detail=f"not connected before the start: {exc}")
         say("armed", n)
         start_wall = step.get("start_wall")
         if start_wall is None:
