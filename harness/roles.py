@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import redis
+from redis.sentinel import Sentinel
 
 from harness.deployment import Deployment, Pod
 from harness.redisconn import pod_client
@@ -89,17 +90,21 @@ def parse_cluster_nodes(deployment: Deployment, text: str) -> dict[str, tuple[in
     return out
 
 
+_SENTINEL_RULE = Sentinel([])  # redis-py's, for its check_master_state only: it connects to nothing
+
+
 def sentinel_primary(deployment: Deployment, timeout: float = 0.5) -> Pod | None:
-    """The primary as the first answering sentinel names it."""
+    """The primary as the first answering sentinel that does not see it down names it: redis-py's
+    Sentinel.discover_master rule, which the probe and Locust follow. After a failover a sentinel that
+    was not its leader names the old primary, flagged down, until the leader's hello reaches it (up
+    to 2 s); it is skipped, as redis-py skips it, so every client follows the failover alike."""
     for sentinel in deployment.sentinel_pods():
         try:
-            addr = pod_client(deployment, sentinel, timeout=timeout).execute_command(
-                "SENTINEL", "get-master-addr-by-name", MASTER_NAME
-            )
-        except Exception:  # noqa: BLE001
+            state = pod_client(deployment, sentinel, timeout=timeout).sentinel_master(MASTER_NAME)
+        except Exception:  # noqa: BLE001 - down, partitioned, or it does not know the master (yet)
             continue
-        if addr:
-            return deployment.pod_by_address(addr[0], int(addr[1]))
+        if isinstance(state, dict) and _SENTINEL_RULE.check_master_state(state, MASTER_NAME):
+            return deployment.pod_by_address(state["ip"], int(state["port"]))
     return None
 
 

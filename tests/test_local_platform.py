@@ -204,3 +204,30 @@ def test_cleanup_with_another_state_root_spares_a_live_run(deploy, tmp_path):
     assert d.pods[0].netns in netns.list_netns()
     assert process_alive(d.pods[0].pid)
     roundtrip(redis.Redis(host=d.pods[0].host, port=d.pods[0].port))
+
+
+@needs_root
+def test_a_primary_the_sentinels_see_down_is_nobodys_primary_as_for_redis_py(deploy, local_platform):
+    """roles.sentinel_primary (the open-loop generator's and the faults' view) follows redis-py's rule, which
+    the probe and Locust use: a sentinel that sees the master down is not asked for it. Every replica at
+    priority 0, a killed primary cannot be replaced, so once the sentinels flag it down there is no primary:
+    redis-py's discover_master says so (MasterNotFoundError), and the harness must say None, not the dead pod."""
+    from redis.sentinel import MasterNotFoundError, Sentinel
+
+    from harness.poll import wait_until
+
+    d = deploy({"kind": "sentinel", "replicas": 2, "sentinels": 3, "quorum": 2, "down_after_ms": 1000,
+                "failover_timeout_ms": 3000}, "down-primary")
+    old = sentinel_primary(d)
+    assert old is not None and old.name == "redis-0"
+    for replica in d.redis_pods()[1:]:
+        pod_client(d, replica).config_set("replica-priority", 0)  # never promoted
+    local_platform.kill_pod(d, old)
+    flags = lambda s: pod_client(d, s, timeout=1).sentinel_master(MASTER_NAME)["flags"]  # noqa: E731
+    wait_until(lambda: all("s_down" in flags(s) for s in d.sentinel_pods()), timeout=15, interval=0.1,
+               what="every sentinel to flag the killed primary down")
+    named = [pod_client(d, s).sentinel_get_master_addr_by_name(MASTER_NAME) for s in d.sentinel_pods()]
+    assert all(addr is not None and (addr[0], int(addr[1])) == (old.host, old.port) for addr in named), named
+    assert sentinel_primary(d) is None  # each sentinel still names the dead pod, flagged down
+    with pytest.raises(MasterNotFoundError):
+        Sentinel([(s.host, s.port) for s in d.sentinel_pods()], socket_timeout=1).discover_master(MASTER_NAME)
