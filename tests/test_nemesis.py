@@ -473,13 +473,22 @@ def test_partition_rules_put_the_client_on_the_named_side():
     assert all("0.300000" in r for r in loss)
 
 
-def test_the_next_firing_is_named_until_the_last_has_started(tmp_path):
-    """The progress line's "no fault active (next: ...)": at a fault's start second, before it fired."""
+def test_the_next_firing_is_named_until_it_has_begun(tmp_path):
+    """The progress line's "no fault active (next: ...)": a firing is next until the scheduler takes it up, also
+    past its start second (the flagship's line at 20 s said only "no fault active"); once taken up and until it
+    has applied, it is active and "(starting)"."""
     clock = RunClock.start()
     faults = [fault(kind="pod-kill", target={"pod": "redis-0"}, at_s=20, duration_s=5, every_s=30, count=2),
               fault(kind="pause", target={"pod": "redis-1"}, at_s=35, duration_s=2)]
     log = EventLog(tmp_path / "events.jsonl", clock)
     nemesis = Nemesis(None, None, faults, log, clock)  # type: ignore[arg-type]  # nothing fires: no platform needed
-    assert [nemesis.next_firing(t) for t in (0, 20, 20.5, 36, 50, 50.1)] == [
-        "pod-kill at 20s", "pod-kill at 20s", "pause at 35s", "pod-kill at 50s", "pod-kill at 50s", None]
+    assert [nemesis.next_firing(t) for t in (0, 20, 20.5)] == ["pod-kill at 20s"] * 3
+    first, pause, second = nemesis.firings
+    nemesis._register(first)  # the scheduler took it up: it is applying
+    assert nemesis.next_firing(20.5) == "pause at 35s" and nemesis.active() == ["0.0 pod-kill (starting)"]
+    nemesis._slots[first.fault_id].record.healed = True
+    nemesis._register(pause)
+    assert nemesis.next_firing(50.1) == "pod-kill at 50s" and nemesis.active() == ["1.0 pause (starting)"]
+    nemesis._register(second)
+    assert nemesis.next_firing(50.1) is None
     log.close()

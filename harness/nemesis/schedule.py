@@ -77,13 +77,18 @@ class Nemesis:
         with self._registry:
             slots = list(self._slots.values())
         steps = [d.current for d in self._drills if d.current]
-        return [f"{s.record.fault_id} {s.record.kind} {','.join(s.record.pods)}" for s in slots
-                if s.record.started and not s.record.healed] + steps
+        return [f"{s.record.fault_id} {s.record.kind} " + (",".join(s.record.pods) if s.record.started else "(starting)")
+                for s in slots if not s.record.healed and (s.record.started or s.record.heal_error is None)] + steps
 
     def next_firing(self, now: float) -> str | None:
-        """The first firing still to start, e.g. `pod-kill at 20s`: a progress line at a fault's start second
-        says what is about to happen rather than only "no fault active"."""
-        upcoming = next((f for f in self.firings if f.start >= now), None)
+        """The first firing not yet begun, e.g. `pod-kill at 20s`: a progress line at a fault's start second,
+        before the scheduler has taken it up, says what is about to happen rather than only "no fault active".
+        (A drill begins without a slot: by its time.)"""
+        with self._registry:
+            begun = set(self._slots)
+        upcoming = next((f for f in self.firings if f.fault_id not in begun
+                         and (f.start >= now or not isinstance(f.fault, Upgrade) and not self._stopping.is_set())),
+                        None)
         return f"{upcoming.fault.kind} at {upcoming.start:g}s" if upcoming else None
 
     def heal_all(self) -> list[str]:
