@@ -28,16 +28,6 @@ RATES = [2000, 5000]
 POD_CPU_LIMIT = cpu_millis(RenderOptions().limits["cpu"]) / 1000  # a Redis container's, in CPUs
 
 
-def _namespace_exists(platform: KubernetesPlatform, ns: str) -> bool:
-    try:
-        platform.api.core.read_namespace(ns)
-    except Exception as exc:  # noqa: BLE001 - 404: gone
-        if getattr(exc, "status", None) == 404:
-            return False
-        raise
-    return True
-
-
 # generator -> (the --set that places it, the access the harness runs with, what the report says of it)
 PLACEMENTS = {"harness": ([], "pod-ip", "harness machine (a cluster node)"),
               "pods": (["--set", "sweep.load.workers=2"], "port-forward", "2 generator pod(s) in the cluster")}
@@ -81,7 +71,7 @@ def test_the_bundled_sweep_runs_on_kubernetes_with_cpu_from_info(generator, tmp_
         assert answers["bytes_per_key"] >= answers["memory_usage_mean"], "the bucket array is not in MEMORY USAGE"
         text = (out / "report.txt").read_text()
         assert "CPU-ms per 1k ops (from INFO cpu" in text and f"generator: {said}" in text
-        assert namespace and not _namespace_exists(platform, namespace), "the run left its namespace behind"
+        assert namespace and not platform.namespace_exists(namespace), "the run left its namespace behind"
     finally:
-        if namespace and _namespace_exists(platform, namespace):
+        if namespace and platform.namespace_exists(namespace):
             platform.delete_namespace(namespace)

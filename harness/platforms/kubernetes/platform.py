@@ -890,6 +890,10 @@ class KubernetesPlatform:
         """Delete a namespace and wait (bounded) until it is gone; `cleanup` sweeps orphans with it."""
         return self._delete_namespace(ns)
 
+    def namespace_exists(self, ns: str) -> bool:
+        """Also while it terminates; any answer but found or 404 raises."""
+        return not _absent(lambda: self.api.core.read_namespace(ns))
+
     def _delete_namespace(self, ns: str) -> list[str]:
         try:
             self.api.core.delete_namespace(ns, propagation_policy="Foreground")
@@ -902,7 +906,7 @@ class KubernetesPlatform:
                 return []
             raise PlatformError(f"deleting namespace {ns} failed: {_api_message(exc)}") from None
         try:
-            wait_until(lambda: _absent(lambda: self.api.core.read_namespace(ns)), timeout=self.ready_timeout_s,
+            wait_until(lambda: not self.namespace_exists(ns), timeout=self.ready_timeout_s,
                        interval=1.0, what=f"namespace {ns} to be deleted")
         except PollTimeout:
             return [f"namespace {ns} (still terminating)"]
