@@ -38,7 +38,7 @@ export REDIS_HARNESS_K8S_LOCUST_IMAGE=${K8S_FIXTURE_LOCUST_IMAGE:-redis-harness/
 export REDIS_HARNESS_K8S_SERVER_IMAGES=${K8S_FIXTURE_SERVER_IMAGES:-redis-6.2=redis-harness/redis:6.2.5-wheel}
 t=$(date +%s)
 # a basetemp of its own: pytest runs beside it (other checkouts) rotate the shared /tmp/pytest-of-$USER
-(cd "$REPO" && python3 -m pytest -q -rfEs -m kubernetes -p no:cacheprovider --basetemp "$WORK/pytest" "${@:-tests/}")
+(cd "$REPO" && python3 -m pytest -q -rfEs --durations=20 -m kubernetes -p no:cacheprovider --basetemp "$WORK/pytest" "${@:-tests/}")
 status=$?
 took "pytest -m kubernetes" "$t"
 
