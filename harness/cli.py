@@ -16,7 +16,6 @@ import yaml
 
 from harness import __version__
 from harness.errors import HarnessError, ScenarioError
-from harness.report.drill_section import drill_lines
 from harness.rundir import SUMMARY_FILE, RunDir, headline_lines, refuse_used_run_dir
 from harness.scenario import Scenario, load_scenario, yaml_problem
 
@@ -109,6 +108,8 @@ def _dry_run(scenario: Scenario) -> int:
 
 
 def _print_headline(summary: dict | None, run_dir: Path, status: str) -> None:
+    from harness.report.drill_section import drill_lines  # the report package imports pandas and matplotlib
+
     if not summary:
         print(f"run {status}; no summary (see {run_dir})")
         return
