@@ -191,15 +191,24 @@ def assert_in_cluster_locust(run_dir: Path, scenario) -> None:
     files = sorted((run_dir / "raw" / "locust-seconds").glob(persecond.FILE_GLOB))
     assert len(files) == WORKERS and all("locust-worker-" in f.name for f in files), files
     fault = scenario.faults[0]
-    print(f"\nin-cluster Locust per worker (ops/s; the run's load window is t = 0 to {scenario.duration_s:g} s):")
+    events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    start = next(e for e in events if e["type"] == "driver-start" and e.get("driver") == "locust")
+    sent_t, answered_t = start["swarm_sent_t"], start["swarm_answered_t"]
+    print(f"\nin-cluster Locust: {start['detail']}")
+    print(f"in-cluster Locust per worker (ops/s; the run's load window is t = 0 to {scenario.duration_s:g} s):")
     for path in files:
         seconds = persecond.merge_files([path])
         first, last = min(seconds), max(seconds)
         baseline = [seconds[t].ok for t in range(1, int(fault.at_s)) if t in seconds]
-        print(f"  {path.stem.removeprefix('locust-seconds-')}: seconds {first}..{last}, t=0 {seconds[first].ok} ops, "
-              f"baseline {sum(baseline) / len(baseline):.0f} ops/s")
-        # started on the run's clock: the first request ended in the run's first second, the last by its end
-        assert first == 0 and scenario.duration_s - 2 <= last <= scenario.duration_s, (path.name, first, last)
+        print(f"  {path.stem.removeprefix('locust-seconds-')}: seconds {first}..{last}, second {first}: "
+              f"{seconds[first].ok} ops, baseline {sum(baseline) / len(baseline):.0f} ops/s")
+        # on the run's clock: the first request ended in the second the master answered the start in, or the
+        # next; the last by the run's end. A worker limited to 500m CPU takes most of a second from the start to
+        # its first requests: on the fixture, start answered at t = 0.106 s, then 100 and 190 ops in second 0
+        # against ~1,000 ops/s after; in a cold CI run (load average ~8) one worker's first row was second 1.
+        # A worker counting from its own zero (its pod's start, ~20 s before t = 0) is seconds off.
+        assert sent_t <= first + 1 and first <= int(answered_t) + 1, (path.name, first, sent_t, answered_t)
+        assert scenario.duration_s - 2 <= last <= scenario.duration_s, (path.name, first, last)
         assert len(baseline) == int(fault.at_s) - 1 and min(baseline) > 0, (path.name, baseline)
         assert any(seconds[t].ok for t in seconds if t > fault.at_s + fault.duration_s), path.name
     merged = persecond.merge_files(files)

@@ -146,7 +146,8 @@ class InClusterLocust:
             raise PlatformError(f"the in-cluster Locust master refused the start: {answer.get('message')}")
         self._started = True
         self.swarm_t = (sent, answered)
-        self.events.emit("driver", "driver-start", driver=DRIVER,
+        self.events.emit("driver", "driver-start", driver=DRIVER, swarm_sent_t=round(sent, 6),
+                         swarm_answered_t=round(answered, 6),
                          detail=f"in-cluster locust -u {self.spec.users} -r {self.spec.spawn_rate:g} until "
                                 f"t={self.duration_s:g}s on {self.spec.workers} workers: POST /swarm sent at "
                                 f"t={sent:.3f}s, answered at t={answered:.3f}s")
